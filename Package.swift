@@ -1,0 +1,73 @@
+// swift-tools-version: 6.1
+// Tongxin (同心): gRPC microservices on libnghttp2 + libprotobuf-c + SwiftNIO.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Tongxin",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Model", targets: ["Model"]),
+        .library(name: "RPC", targets: ["RPC"]),
+        .executable(name: "tongxin-interop", targets: ["Interop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // C libraries, as the system provides them.
+        .systemLibrary(
+            name: "CNGHTTP2", path: "Shared/CNGHTTP2", pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(
+            name: "CProtobufC", path: "Shared/CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Shared/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        // protoc-c output for every proto of the suite; written only by Tools/generate.sh.
+        .target(
+            name: "CTongxinProtos", dependencies: ["CProtobufC"], path: "Shared/CTongxinProtos",
+            cSettings: [.unsafeFlags(["-Wno-everything"])]),
+
+        // Swift value types for every message, encoded and decoded through protobuf-c.
+        .target(
+            name: "Model", dependencies: ["CProtobufC", "CTongxinProtos"], path: "Shared/Model",
+            swiftSettings: swiftSettings),
+
+        // gRPC over HTTP/2 (libnghttp2) on SwiftNIO: server, client, status, metadata.
+        .target(
+            name: "RPC",
+            dependencies: [
+                "Model", "CNGHTTP2", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            path: "Shared/RPC", swiftSettings: swiftSettings),
+
+        // grpc.testing.TestService server and client cases, for interop with stock gRPC.
+        .executableTarget(
+            name: "Interop",
+            dependencies: [
+                "RPC", "Model",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Interop", swiftSettings: swiftSettings),
+
+        .testTarget(
+            name: "ModelTests", dependencies: ["Model", "CProtobufC", "CTongxinProtos"],
+            path: "Tests/ModelTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RPCTests", dependencies: ["RPC", "Model", "CNGHTTP2"],
+            path: "Tests/RPCTests", swiftSettings: swiftSettings),
+    ]
+)
