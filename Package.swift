@@ -46,8 +46,9 @@ let package = Package(
         .target(
             name: "RPC",
             dependencies: [
-                "Model", "CNGHTTP2", "CZlib",
+                "CNGHTTP2", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -58,7 +59,8 @@ let package = Package(
         .executableTarget(
             name: "Interop",
             dependencies: [
-                "RPC", "Model",
+                "RPC",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Interop", swiftSettings: swiftSettings),
@@ -67,7 +69,12 @@ let package = Package(
             name: "ModelTests", dependencies: ["Model", "CProtobufC", "CTongxinProtos"],
             path: "Tests/ModelTests", swiftSettings: swiftSettings),
         .testTarget(
-            name: "RPCTests", dependencies: ["RPC", "Model", "CNGHTTP2"],
+            name: "RPCTests",
+            dependencies: [
+                "RPC", "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/RPCTests", swiftSettings: swiftSettings),
     ]
 )

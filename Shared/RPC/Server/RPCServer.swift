@@ -1,0 +1,98 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The live connections of a server, for graceful shutdown.
+final class ConnectionRegistry: Sendable {
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: ServerConnectionHandler]>([:])
+
+    func add(_ handler: ServerConnectionHandler) {
+        self.connections.withLockedValue { $0[ObjectIdentifier(handler)] = handler }
+    }
+
+    func remove(_ handler: ServerConnectionHandler) {
+        self.connections.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(handler)) }
+    }
+
+    var all: [ServerConnectionHandler] {
+        self.connections.withLockedValue { Array($0.values) }
+    }
+}
+
+/// A gRPC server: SwiftNIO sockets and event loops, one `nghttp2_session` per connection.
+///
+/// ```swift
+/// let server = RPCServer(router: router, configuration: ServerConfiguration(port: 50051))
+/// let address = try await server.start()
+/// try await server.run()   // until shutdown() — or use it as a ServiceLifecycle Service
+/// ```
+public final class RPCServer: Sendable {
+    /// The configuration.
+    public let configuration: ServerConfiguration
+    let router: Router
+    let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let registry = ConnectionRegistry()
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    /// A server for `router`'s handlers.
+    public init(router: Router, configuration: ServerConfiguration, logger: Logger = Logger(label: "tongxin.rpc.server")) {
+        self.router = router
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+    }
+
+    /// Binds and starts accepting connections; returns the bound address (useful with port 0).
+    /// Throws the socket error when the address cannot be bound.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
+        let router = self.router
+        let logger = self.logger
+        let registry = self.registry
+        let channel = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ServerConnectionHandler(configuration: configuration, router: router, logger: logger, registry: registry))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        self.channel.withLockedValue { $0 = channel }
+        return channel.localAddress!
+    }
+
+    /// The port the server listens on, once started.
+    public var port: Int? {
+        self.channel.withLockedValue { $0?.localAddress?.port }
+    }
+
+    /// Waits until the listening socket closes (after `shutdown`).
+    public func run() async throws {
+        let channel = self.channel.withLockedValue { $0 }
+        try await channel?.closeFuture.get()
+    }
+
+    /// Graceful shutdown: stops accepting, sends GOAWAY on every connection, lets in-flight
+    /// calls finish within the grace period, then closes everything.
+    public func shutdown() async {
+        let channel = self.channel.withLockedValue { $0 }
+        try? await channel?.close()
+        for connection in self.registry.all {
+            guard let loop = connection.eventLoop else { continue }
+            loop.execute { connection.initiateGracefulShutdown() }
+        }
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(self.configuration.shutdownGracePeriod.nanoseconds) + .milliseconds(500))
+        while !self.registry.all.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        try? await self.group.shutdownGracefully()
+    }
+}
