@@ -266,7 +266,7 @@ class FileGen:
 
     def enum_default(self, f):
         e = self.reg.types[f.type_name]["proto"]
-        return "%s(rawValue: %d)" % (self.reg.types[f.type_name]["swift"], e.value[0].number)
+        return ".%s" % enum_case_names(e)[0]
 
     def tracks_presence(self, f):
         return f.label == FDP.LABEL_OPTIONAL and self.f.syntax != "proto3"

@@ -90,7 +90,7 @@ extension GRPCHealthV1 {
             public var description: String { self.protoName }
         }
 
-        public var status: GRPCHealthV1.HealthCheckResponse.ServingStatus = GRPCHealthV1.HealthCheckResponse.ServingStatus(rawValue: 0)
+        public var status: GRPCHealthV1.HealthCheckResponse.ServingStatus = .unknown
 
         public static let protoMessageName = "grpc.health.v1.HealthCheckResponse"
         public static let protobufC = ProtobufCMessageType(named: protoMessageName, fieldNumbers: [1])
@@ -100,7 +100,7 @@ extension GRPCHealthV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            status: GRPCHealthV1.HealthCheckResponse.ServingStatus = GRPCHealthV1.HealthCheckResponse.ServingStatus(rawValue: 0)
+            status: GRPCHealthV1.HealthCheckResponse.ServingStatus = .unknown
         ) {
             self.status = status
         }

@@ -142,7 +142,7 @@ extension GRPCTesting {
     /// A block of data, to simply increase gRPC message size.
     public struct Payload: ProtoMessage {
         /// The type of data in body.
-        public var type: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0)
+        public var type: GRPCTesting.PayloadType = .compressable
         /// Primary contents of payload.
         public var body: Data = Data()
 
@@ -154,7 +154,7 @@ extension GRPCTesting {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            type: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0),
+            type: GRPCTesting.PayloadType = .compressable,
             body: Data = Data()
         ) {
             self.type = type
@@ -208,7 +208,7 @@ extension GRPCTesting {
     public struct SimpleRequest: ProtoMessage {
         /// Desired payload type in the response from the server.
         /// If response_type is RANDOM, server randomly chooses one from other formats.
-        public var responseType: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0)
+        public var responseType: GRPCTesting.PayloadType = .compressable
         /// Desired payload size in the response from the server.
         public var responseSize: Int32 = 0
         /// Optional input payload sent along with the request.
@@ -243,7 +243,7 @@ extension GRPCTesting {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            responseType: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0),
+            responseType: GRPCTesting.PayloadType = .compressable,
             responseSize: Int32 = 0,
             payload: GRPCTesting.Payload? = nil,
             fillUsername: Bool = false,
@@ -314,7 +314,7 @@ extension GRPCTesting {
         /// but the same across all RPC's made to a particular server instance.
         public var serverId: String = ""
         /// gRPCLB Path.
-        public var grpclbRouteType: GRPCTesting.GrpclbRouteType = GRPCTesting.GrpclbRouteType(rawValue: 0)
+        public var grpclbRouteType: GRPCTesting.GrpclbRouteType = .unknown
         /// Server hostname.
         public var hostname: String = ""
 
@@ -330,7 +330,7 @@ extension GRPCTesting {
             username: String = "",
             oauthScope: String = "",
             serverId: String = "",
-            grpclbRouteType: GRPCTesting.GrpclbRouteType = GRPCTesting.GrpclbRouteType(rawValue: 0),
+            grpclbRouteType: GRPCTesting.GrpclbRouteType = .unknown,
             hostname: String = ""
         ) {
             self.payload = payload
@@ -472,7 +472,7 @@ extension GRPCTesting {
         /// If response_type is RANDOM, the payload from each response in the stream
         /// might be of different types. This is to simulate a mixed type of payload
         /// stream.
-        public var responseType: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0)
+        public var responseType: GRPCTesting.PayloadType = .compressable
         /// Configuration for each expected response message.
         public var responseParameters: [GRPCTesting.ResponseParameters] = []
         /// Optional input payload sent along with the request.
@@ -490,7 +490,7 @@ extension GRPCTesting {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            responseType: GRPCTesting.PayloadType = GRPCTesting.PayloadType(rawValue: 0),
+            responseType: GRPCTesting.PayloadType = .compressable,
             responseParameters: [GRPCTesting.ResponseParameters] = [],
             payload: GRPCTesting.Payload? = nil,
             responseStatus: GRPCTesting.EchoStatus? = nil,
@@ -1091,7 +1091,7 @@ extension GRPCTesting {
 
         /// Metadata to be attached for the given type of RPCs.
         public struct Metadata: ProtoMessage {
-            public var type: GRPCTesting.ClientConfigureRequest.RpcType = GRPCTesting.ClientConfigureRequest.RpcType(rawValue: 0)
+            public var type: GRPCTesting.ClientConfigureRequest.RpcType = .emptyCall
             public var key: String = ""
             public var value: String = ""
 
@@ -1103,7 +1103,7 @@ extension GRPCTesting {
 
             /// A message with the given fields; the others at their defaults.
             public init(
-                type: GRPCTesting.ClientConfigureRequest.RpcType = GRPCTesting.ClientConfigureRequest.RpcType(rawValue: 0),
+                type: GRPCTesting.ClientConfigureRequest.RpcType = .emptyCall,
                 key: String = "",
                 value: String = ""
             ) {

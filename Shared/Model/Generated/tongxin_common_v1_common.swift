@@ -421,7 +421,7 @@ extension CommonV1 {
         /// The region's official short name, e.g. "城关镇".
         public var regionName: String = ""
         /// The region's level.
-        public var level: CommonV1.RegionLevel = CommonV1.RegionLevel(rawValue: 0)
+        public var level: CommonV1.RegionLevel = .unspecified
 
         public static let protoMessageName = "tongxin.common.v1.RegionKey"
         public static let protobufC = ProtobufCMessageType(named: protoMessageName, fieldNumbers: [1, 2, 3])
@@ -433,7 +433,7 @@ extension CommonV1 {
         public init(
             regionCode: String = "",
             regionName: String = "",
-            level: CommonV1.RegionLevel = CommonV1.RegionLevel(rawValue: 0)
+            level: CommonV1.RegionLevel = .unspecified
         ) {
             self.regionCode = regionCode
             self.regionName = regionName

@@ -1027,7 +1027,7 @@ extension DispatchV1 {
     /// A service category as shown to people, returned by GetServiceCatalogue.
     public struct ServiceCategoryInfo: ProtoMessage {
         /// The category.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// The Chinese name, e.g. "法律服务".
         public var nameZh: String = ""
         /// The English name, e.g. "Legal aid".
@@ -1045,7 +1045,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             nameZh: String = "",
             nameEn: String = "",
             sixDeliveries: [DispatchV1.SixDelivery] = [],
@@ -1078,7 +1078,7 @@ extension DispatchV1 {
     /// A skill of a volunteer within a service category.
     public struct Skill: ProtoMessage {
         /// The category the skill serves. Required.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// The specialty tag, e.g. "中医", "法律咨询" (as in the registry's Member.specialties);
         /// 1–32 characters. Required.
         public var tag: String = ""
@@ -1096,7 +1096,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             tag: String = "",
             certified: Bool = false,
             certificateName: String = ""
@@ -1126,7 +1126,7 @@ extension DispatchV1 {
     /// without windows is treated as available at any time.
     public struct AvailabilityWindow: ProtoMessage {
         /// The day. Required.
-        public var weekday: DispatchV1.Weekday = DispatchV1.Weekday(rawValue: 0)
+        public var weekday: DispatchV1.Weekday = .unspecified
         /// Start, in minutes after midnight, 0–1439.
         public var startMinute: Int32 = 0
         /// End, in minutes after midnight, 1–1440, greater than start_minute.
@@ -1140,7 +1140,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            weekday: DispatchV1.Weekday = DispatchV1.Weekday(rawValue: 0),
+            weekday: DispatchV1.Weekday = .unspecified,
             startMinute: Int32 = 0,
             endMinute: Int32 = 0
         ) {
@@ -1175,7 +1175,7 @@ extension DispatchV1 {
         /// member's region; any active region from county down.
         public var regionCode: String = ""
         /// Where the volunteer stands. See VolunteerStatus.
-        public var status: DispatchV1.VolunteerStatus = DispatchV1.VolunteerStatus(rawValue: 0)
+        public var status: DispatchV1.VolunteerStatus = .unspecified
         /// Skills; 1–30, no duplicate (category, tag) pairs. Required.
         public var skills: [DispatchV1.Skill] = []
         /// The distinct categories of the skills. Computed by the server.
@@ -1219,7 +1219,7 @@ extension DispatchV1 {
             memberId: String = "",
             name: String = "",
             regionCode: String = "",
-            status: DispatchV1.VolunteerStatus = DispatchV1.VolunteerStatus(rawValue: 0),
+            status: DispatchV1.VolunteerStatus = .unspecified,
             skills: [DispatchV1.Skill] = [],
             categories: [DispatchV1.ServiceCategory] = [],
             availability: [DispatchV1.AvailabilityWindow] = [],
@@ -1308,7 +1308,7 @@ extension DispatchV1 {
         /// The team's name, 1–128 characters. Required.
         public var name: String = ""
         /// Team or studio.
-        public var kind: DispatchV1.TeamKind = DispatchV1.TeamKind(rawValue: 0)
+        public var kind: DispatchV1.TeamKind = .unspecified
         /// The registry organisation the team belongs to. Required; must be ACTIVE.
         public var organisationId: String = ""
         /// The team's region: defaults to the organisation's region.
@@ -1337,7 +1337,7 @@ extension DispatchV1 {
         public init(
             id: String = "",
             name: String = "",
-            kind: DispatchV1.TeamKind = DispatchV1.TeamKind(rawValue: 0),
+            kind: DispatchV1.TeamKind = .unspecified,
             organisationId: String = "",
             regionCode: String = "",
             categories: [DispatchV1.ServiceCategory] = [],
@@ -1445,9 +1445,9 @@ extension DispatchV1 {
         /// What is needed, 1–2,000 characters. Required.
         public var details: String = ""
         /// The service category. Required.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// Optional six-deliveries tag; must map onto category (INVALID_ARGUMENT otherwise).
-        public var sixDelivery: DispatchV1.SixDelivery = DispatchV1.SixDelivery(rawValue: 0)
+        public var sixDelivery: DispatchV1.SixDelivery = .unspecified
         /// Specialty tags a volunteer must hold (within category), e.g. "中医"; at most 5.
         public var requiredSpecialties: [String] = []
         /// Where the service takes place: an active township or village (automatic dispatch and
@@ -1457,7 +1457,7 @@ extension DispatchV1 {
         /// address: masked (to the region name) for volunteers until they accept.
         public var address: String = ""
         /// How the order was placed.
-        public var channel: DispatchV1.PlacementChannel = DispatchV1.PlacementChannel(rawValue: 0)
+        public var channel: DispatchV1.PlacementChannel = .unspecified
         /// The resident's user id when placed in the resident's app; entitles that user to rate.
         /// Set by the server from the caller for channel APP.
         public var requesterUserId: String = ""
@@ -1478,9 +1478,9 @@ extension DispatchV1 {
         public var acceptDeadline: GoogleProtobuf.Timestamp? = nil
         /// The state. Changed only by the transition RPCs (and by the server at accept_deadline or
         /// when automatic dispatch runs out of candidates).
-        public var state: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0)
+        public var state: DispatchV1.OrderState = .unspecified
         /// How the order was last dispatched.
-        public var dispatchMode: DispatchV1.DispatchMode = DispatchV1.DispatchMode(rawValue: 0)
+        public var dispatchMode: DispatchV1.DispatchMode = .unspecified
         /// The registry organisation that dispatched it (统战组织派单); set by the dispatch RPCs.
         public var dispatchingOrganisationId: String = ""
         /// The team responsible, if dispatched to a team; else empty.
@@ -1525,7 +1525,7 @@ extension DispatchV1 {
         /// The community's closing remarks (结单意见), 0–1,000 characters.
         public var closeNotes: String = ""
         /// Why it was cancelled; unspecified unless CANCELLED.
-        public var cancelReason: DispatchV1.CancelReason = DispatchV1.CancelReason(rawValue: 0)
+        public var cancelReason: DispatchV1.CancelReason = .unspecified
         /// Cancellation details, 0–500 characters.
         public var cancelNotes: String = ""
         /// Which of the five togethers the service embodies (e.g. residents co-plan the service,
@@ -1549,12 +1549,12 @@ extension DispatchV1 {
             id: String = "",
             title: String = "",
             details: String = "",
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
-            sixDelivery: DispatchV1.SixDelivery = DispatchV1.SixDelivery(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
+            sixDelivery: DispatchV1.SixDelivery = .unspecified,
             requiredSpecialties: [String] = [],
             regionCode: String = "",
             address: String = "",
-            channel: DispatchV1.PlacementChannel = DispatchV1.PlacementChannel(rawValue: 0),
+            channel: DispatchV1.PlacementChannel = .unspecified,
             requesterUserId: String = "",
             requesterName: String = "",
             requesterMobile: String = "",
@@ -1562,8 +1562,8 @@ extension DispatchV1 {
             preferredStartTime: GoogleProtobuf.Timestamp? = nil,
             preferredEndTime: GoogleProtobuf.Timestamp? = nil,
             acceptDeadline: GoogleProtobuf.Timestamp? = nil,
-            state: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0),
-            dispatchMode: DispatchV1.DispatchMode = DispatchV1.DispatchMode(rawValue: 0),
+            state: DispatchV1.OrderState = .unspecified,
+            dispatchMode: DispatchV1.DispatchMode = .unspecified,
             dispatchingOrganisationId: String = "",
             teamId: String = "",
             volunteerId: String = "",
@@ -1585,7 +1585,7 @@ extension DispatchV1 {
             completionNotes: String = "",
             rating: DispatchV1.Rating? = nil,
             closeNotes: String = "",
-            cancelReason: DispatchV1.CancelReason = DispatchV1.CancelReason(rawValue: 0),
+            cancelReason: DispatchV1.CancelReason = .unspecified,
             cancelNotes: String = "",
             togethers: [CommonV1.FiveTogether] = [],
             personalDataMasked: Bool = false,
@@ -1745,13 +1745,13 @@ extension DispatchV1 {
         /// The volunteer it is offered to.
         public var volunteerId: String = ""
         /// The offer's state.
-        public var state: DispatchV1.OfferState = DispatchV1.OfferState(rawValue: 0)
+        public var state: DispatchV1.OfferState = .unspecified
         /// Manual or automatic dispatch.
-        public var mode: DispatchV1.DispatchMode = DispatchV1.DispatchMode(rawValue: 0)
+        public var mode: DispatchV1.DispatchMode = .unspecified
         /// The candidate's rank in automatic dispatch (1 = best); 0 for manual offers.
         public var rank: Int32 = 0
         /// The volunteer's proximity to the order's region.
-        public var proximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0)
+        public var proximity: DispatchV1.Proximity = .unspecified
         /// When the offer was made.
         public var offerTime: GoogleProtobuf.Timestamp? = nil
         /// The offer expires if not answered by then.
@@ -1759,7 +1759,7 @@ extension DispatchV1 {
         /// When the volunteer answered, or the offer expired or was withdrawn.
         public var resolveTime: GoogleProtobuf.Timestamp? = nil
         /// Why it was declined, for DECLINED offers.
-        public var declineReason: DispatchV1.DeclineReason = DispatchV1.DeclineReason(rawValue: 0)
+        public var declineReason: DispatchV1.DeclineReason = .unspecified
         /// The volunteer's words when declining, 0–500 characters.
         public var declineNotes: String = ""
         /// The order as the volunteer sees it at offer time (address and requester mobile masked
@@ -1779,14 +1779,14 @@ extension DispatchV1 {
             id: String = "",
             orderId: String = "",
             volunteerId: String = "",
-            state: DispatchV1.OfferState = DispatchV1.OfferState(rawValue: 0),
-            mode: DispatchV1.DispatchMode = DispatchV1.DispatchMode(rawValue: 0),
+            state: DispatchV1.OfferState = .unspecified,
+            mode: DispatchV1.DispatchMode = .unspecified,
             rank: Int32 = 0,
-            proximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0),
+            proximity: DispatchV1.Proximity = .unspecified,
             offerTime: GoogleProtobuf.Timestamp? = nil,
             respondBy: GoogleProtobuf.Timestamp? = nil,
             resolveTime: GoogleProtobuf.Timestamp? = nil,
-            declineReason: DispatchV1.DeclineReason = DispatchV1.DeclineReason(rawValue: 0),
+            declineReason: DispatchV1.DeclineReason = .unspecified,
             declineNotes: String = "",
             order: DispatchV1.ServiceOrder? = nil,
             version: Int64 = 0
@@ -1859,7 +1859,7 @@ extension DispatchV1 {
         /// The volunteer's home region.
         public var regionCode: String = ""
         /// Proximity to the order's region.
-        public var proximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0)
+        public var proximity: DispatchV1.Proximity = .unspecified
         /// The volunteer's skill tags that match the order (category and required specialties).
         public var matchedTags: [String] = []
         /// Current load.
@@ -1887,7 +1887,7 @@ extension DispatchV1 {
             volunteerId: String = "",
             volunteerName: String = "",
             regionCode: String = "",
-            proximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0),
+            proximity: DispatchV1.Proximity = .unspecified,
             matchedTags: [String] = [],
             activeOrderCount: Int32 = 0,
             maxActiveOrders: Int32 = 0,
@@ -1945,16 +1945,16 @@ extension DispatchV1 {
         /// The order.
         public var orderId: String = ""
         /// What happened.
-        public var eventKind: DispatchV1.OrderEventKind = DispatchV1.OrderEventKind(rawValue: 0)
+        public var eventKind: DispatchV1.OrderEventKind = .unspecified
         /// When it happened.
         public var eventTime: GoogleProtobuf.Timestamp? = nil
         /// Who did it: a user id, or "system" for the server's own steps (timeouts, automatic
         /// offers, expiry).
         public var actorId: String = ""
         /// The order's state before the event.
-        public var previousState: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0)
+        public var previousState: DispatchV1.OrderState = .unspecified
         /// The order's state after the event.
-        public var newState: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0)
+        public var newState: DispatchV1.OrderState = .unspecified
         /// The offer concerned, for offer events; else empty.
         public var offerId: String = ""
         /// The volunteer concerned, for offer and acceptance events; else empty.
@@ -1974,11 +1974,11 @@ extension DispatchV1 {
         public init(
             id: String = "",
             orderId: String = "",
-            eventKind: DispatchV1.OrderEventKind = DispatchV1.OrderEventKind(rawValue: 0),
+            eventKind: DispatchV1.OrderEventKind = .unspecified,
             eventTime: GoogleProtobuf.Timestamp? = nil,
             actorId: String = "",
-            previousState: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0),
-            newState: DispatchV1.OrderState = DispatchV1.OrderState(rawValue: 0),
+            previousState: DispatchV1.OrderState = .unspecified,
+            newState: DispatchV1.OrderState = .unspecified,
             offerId: String = "",
             volunteerId: String = "",
             notes: String = "",
@@ -2032,7 +2032,7 @@ extension DispatchV1 {
     /// their own times.
     public struct ServiceFigures: ProtoMessage {
         /// The category; unspecified in the overall figures.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// Orders placed.
         public var ordersPlaced: Int32 = 0
         /// Orders completed: the activities held (e.g. "60 activities").
@@ -2066,7 +2066,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             ordersPlaced: Int32 = 0,
             activities: Int32 = 0,
             ordersCancelled: Int32 = 0,
@@ -2178,7 +2178,7 @@ extension DispatchV1 {
     /// A volunteer's credited service time in one category.
     public struct CategoryHours: ProtoMessage {
         /// The category.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// Service time credited, in minutes.
         public var serviceMinutes: Int64 = 0
         /// Orders served (as the accepting volunteer or a co-volunteer).
@@ -2192,7 +2192,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             serviceMinutes: Int64 = 0,
             ordersServed: Int32 = 0
         ) {

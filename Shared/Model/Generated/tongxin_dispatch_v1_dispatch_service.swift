@@ -244,11 +244,11 @@ extension DispatchV1 {
         /// Volunteers whose home region is in this subtree. Empty means the caller's whole scope.
         public var regionCode: String = ""
         /// Volunteers with a skill in this category. Unspecified means any.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// Volunteers with this skill tag (exact).
         public var skillTag: String = ""
         /// Only this status. Unspecified means every status.
-        public var status: DispatchV1.VolunteerStatus = DispatchV1.VolunteerStatus(rawValue: 0)
+        public var status: DispatchV1.VolunteerStatus = .unspecified
         /// Members of this team.
         public var teamId: String = ""
         /// The volunteer of this registry member.
@@ -267,9 +267,9 @@ extension DispatchV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             skillTag: String = "",
-            status: DispatchV1.VolunteerStatus = DispatchV1.VolunteerStatus(rawValue: 0),
+            status: DispatchV1.VolunteerStatus = .unspecified,
             teamId: String = "",
             memberId: String = "",
             pageSize: Int32 = 0,
@@ -589,7 +589,7 @@ extension DispatchV1 {
         /// Teams of this registry organisation.
         public var organisationId: String = ""
         /// Teams serving this category. Unspecified means any.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// When true, inactive teams are included.
         public var includeInactive: Bool = false
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
@@ -607,7 +607,7 @@ extension DispatchV1 {
         public init(
             regionCode: String = "",
             organisationId: String = "",
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             includeInactive: Bool = false,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -986,7 +986,7 @@ extension DispatchV1 {
         /// Only these states; empty means every state.
         public var states: [DispatchV1.OrderState] = []
         /// Only this category. Unspecified means every category.
-        public var category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0)
+        public var category: DispatchV1.ServiceCategory = .unspecified
         /// Orders accepted by (or co-served by) this volunteer.
         public var volunteerId: String = ""
         /// Orders of this team.
@@ -1012,7 +1012,7 @@ extension DispatchV1 {
         public init(
             regionCode: String = "",
             states: [DispatchV1.OrderState] = [],
-            category: DispatchV1.ServiceCategory = DispatchV1.ServiceCategory(rawValue: 0),
+            category: DispatchV1.ServiceCategory = .unspecified,
             volunteerId: String = "",
             teamId: String = "",
             dispatchingOrganisationId: String = "",
@@ -1164,7 +1164,7 @@ extension DispatchV1 {
         /// The order's id. Required.
         public var orderId: String = ""
         /// The farthest proximity considered. Unspecified means SAME_COUNTY.
-        public var maxProximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0)
+        public var maxProximity: DispatchV1.Proximity = .unspecified
         /// When true, ineligible volunteers with a skill in the category are listed too (after
         /// the eligible ones), each with ineligible_reason.
         public var includeIneligible: Bool = false
@@ -1182,7 +1182,7 @@ extension DispatchV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             orderId: String = "",
-            maxProximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0),
+            maxProximity: DispatchV1.Proximity = .unspecified,
             includeIneligible: Bool = false,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -1347,7 +1347,7 @@ extension DispatchV1 {
         /// The order's version last read. Required.
         public var version: Int64 = 0
         /// The farthest proximity considered. Unspecified means SAME_COUNTY.
-        public var maxProximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0)
+        public var maxProximity: DispatchV1.Proximity = .unspecified
         /// How many candidates may be offered in all, 1–20; 0 means 5.
         public var maxCandidates: Int32 = 0
         /// How many offers are pending at once, 1–5; 0 means 1 (strictly one after another).
@@ -1369,7 +1369,7 @@ extension DispatchV1 {
         public init(
             orderId: String = "",
             version: Int64 = 0,
-            maxProximity: DispatchV1.Proximity = DispatchV1.Proximity(rawValue: 0),
+            maxProximity: DispatchV1.Proximity = .unspecified,
             maxCandidates: Int32 = 0,
             parallelOffers: Int32 = 0,
             offerTimeout: GoogleProtobuf.Duration? = nil,
@@ -1478,7 +1478,7 @@ extension DispatchV1 {
     /// One message of the WatchOffers stream.
     public struct WatchOffersResponse: ProtoMessage {
         /// What happened; unspecified on a heartbeat.
-        public var kind: DispatchV1.OfferUpdateKind = DispatchV1.OfferUpdateKind(rawValue: 0)
+        public var kind: DispatchV1.OfferUpdateKind = .unspecified
         /// The offer after the change; unset on a heartbeat.
         public var offer: DispatchV1.Offer? = nil
         /// True on the message that follows the initial pending offers (it carries no offer).
@@ -1492,7 +1492,7 @@ extension DispatchV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            kind: DispatchV1.OfferUpdateKind = DispatchV1.OfferUpdateKind(rawValue: 0),
+            kind: DispatchV1.OfferUpdateKind = .unspecified,
             offer: DispatchV1.Offer? = nil,
             caughtUp: Bool = false
         ) {
@@ -1672,7 +1672,7 @@ extension DispatchV1 {
         /// The offer's version last read. Required.
         public var version: Int64 = 0
         /// Why; optional.
-        public var declineReason: DispatchV1.DeclineReason = DispatchV1.DeclineReason(rawValue: 0)
+        public var declineReason: DispatchV1.DeclineReason = .unspecified
         /// In words, 0–500 characters.
         public var declineNotes: String = ""
 
@@ -1686,7 +1686,7 @@ extension DispatchV1 {
         public init(
             offerId: String = "",
             version: Int64 = 0,
-            declineReason: DispatchV1.DeclineReason = DispatchV1.DeclineReason(rawValue: 0),
+            declineReason: DispatchV1.DeclineReason = .unspecified,
             declineNotes: String = ""
         ) {
             self.offerId = offerId
@@ -1980,7 +1980,7 @@ extension DispatchV1 {
         /// The order's version last read. Required.
         public var version: Int64 = 0
         /// The coded reason. Required.
-        public var cancelReason: DispatchV1.CancelReason = DispatchV1.CancelReason(rawValue: 0)
+        public var cancelReason: DispatchV1.CancelReason = .unspecified
         /// Details, 0–500 characters; required (1–500) for CANCEL_REASON_OTHER.
         public var cancelNotes: String = ""
 
@@ -1994,7 +1994,7 @@ extension DispatchV1 {
         public init(
             orderId: String = "",
             version: Int64 = 0,
-            cancelReason: DispatchV1.CancelReason = DispatchV1.CancelReason(rawValue: 0),
+            cancelReason: DispatchV1.CancelReason = .unspecified,
             cancelNotes: String = ""
         ) {
             self.orderId = orderId

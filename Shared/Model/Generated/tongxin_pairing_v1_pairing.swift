@@ -861,7 +861,7 @@ extension PairingV1 {
         /// The enterprise's wishes.
         public var preferences: PairingV1.EnterprisePreferences? = nil
         /// Whether it takes part. Changed only by WithdrawEnterprise.
-        public var status: PairingV1.EnterpriseStatus = PairingV1.EnterpriseStatus(rawValue: 0)
+        public var status: PairingV1.EnterpriseStatus = .unspecified
         /// True when this response masks personal data. Ignored on input.
         public var personalDataMasked: Bool = false
         /// Optimistic-concurrency version (see common.proto).
@@ -893,7 +893,7 @@ extension PairingV1 {
             budgetFen: Int64 = 0,
             activePairingCount: Int32 = 0,
             preferences: PairingV1.EnterprisePreferences? = nil,
-            status: PairingV1.EnterpriseStatus = PairingV1.EnterpriseStatus(rawValue: 0),
+            status: PairingV1.EnterpriseStatus = .unspecified,
             personalDataMasked: Bool = false,
             version: Int64 = 0,
             audit: CommonV1.AuditInfo? = nil
@@ -970,7 +970,7 @@ extension PairingV1 {
     /// One need of a village (村需求).
     public struct VillageNeed: ProtoMessage {
         /// The kind of help needed. Required.
-        public var mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var mode: PairingV1.PairingMode = .unspecified
         /// What is needed, 1–1,000 characters. Required.
         public var details: String = ""
         /// The estimated cost, in fen, ≥ 0; 0 when unknown.
@@ -986,7 +986,7 @@ extension PairingV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            mode: PairingV1.PairingMode = .unspecified,
             details: String = "",
             estimatedCostFen: Int64 = 0,
             priority: Int32 = 0
@@ -1425,7 +1425,7 @@ extension PairingV1 {
         /// The region the round covers (any level). Required.
         public var regionCode: String = ""
         /// The state.
-        public var state: PairingV1.RoundState = PairingV1.RoundState(rawValue: 0)
+        public var state: PairingV1.RoundState = .unspecified
         /// The input, fixed at creation.
         public var input: PairingV1.RoundInput? = nil
         /// The latest result's headline figures; unset before the first successful run.
@@ -1456,7 +1456,7 @@ extension PairingV1 {
             id: String = "",
             name: String = "",
             regionCode: String = "",
-            state: PairingV1.RoundState = PairingV1.RoundState(rawValue: 0),
+            state: PairingV1.RoundState = .unspecified,
             input: PairingV1.RoundInput? = nil,
             summary: PairingV1.RoundSummary? = nil,
             runCount: Int32 = 0,
@@ -1606,7 +1606,7 @@ extension PairingV1 {
     /// An enterprise or village a round left without a proposal.
     public struct UnmatchedParty: ProtoMessage {
         /// Which side.
-        public var partyKind: PairingV1.PartyKind = PairingV1.PartyKind(rawValue: 0)
+        public var partyKind: PairingV1.PartyKind = .unspecified
         /// The enterprise's or village profile's id.
         public var partyId: String = ""
         /// Its name.
@@ -1616,7 +1616,7 @@ extension PairingV1 {
         /// True for a key demonstration village.
         public var keyDemonstration: Bool = false
         /// Why.
-        public var reason: PairingV1.UnmatchedReason = PairingV1.UnmatchedReason(rawValue: 0)
+        public var reason: PairingV1.UnmatchedReason = .unspecified
         /// Acceptable partners it had (before capacity), ≥ 0.
         public var acceptablePartners: Int32 = 0
 
@@ -1628,12 +1628,12 @@ extension PairingV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            partyKind: PairingV1.PartyKind = PairingV1.PartyKind(rawValue: 0),
+            partyKind: PairingV1.PartyKind = .unspecified,
             partyId: String = "",
             name: String = "",
             regionCode: String = "",
             keyDemonstration: Bool = false,
-            reason: PairingV1.UnmatchedReason = PairingV1.UnmatchedReason(rawValue: 0),
+            reason: PairingV1.UnmatchedReason = .unspecified,
             acceptablePartners: Int32 = 0
         ) {
             self.partyKind = partyKind
@@ -1687,7 +1687,7 @@ extension PairingV1 {
         /// The ways of helping agreed, 1–10, no duplicates. Required.
         public var modes: [PairingV1.PairingMode] = []
         /// How it came about. Set by the server.
-        public var source: PairingV1.PairingSource = PairingV1.PairingSource(rawValue: 0)
+        public var source: PairingV1.PairingSource = .unspecified
         /// The matching round, for source MATCHING_ROUND; else empty.
         public var roundId: String = ""
         /// The agreement's number (协议编号), 0–64 characters.
@@ -1695,13 +1695,13 @@ extension PairingV1 {
         /// The day the agreement was signed. Defaults to the day of creation.
         public var agreementDate: CommonV1.Date? = nil
         /// The state.
-        public var state: PairingV1.PairingState = PairingV1.PairingState(rawValue: 0)
+        public var state: PairingV1.PairingState = .unspecified
         /// The day it ended; unset unless ENDED.
         public var endDate: CommonV1.Date? = nil
         /// Why it ended, 0–512 characters.
         public var endReason: String = ""
         /// The grade of the latest quarterly evaluation of this pairing; unspecified if none.
-        public var latestGrade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0)
+        public var latestGrade: PairingV1.EvaluationGrade = .unspecified
         /// Projects under the pairing. Computed by the server.
         public var projectCount: Int32 = 0
         /// Investment made so far by its projects, in fen. Computed by the server.
@@ -1731,14 +1731,14 @@ extension PairingV1 {
             regionCode: String = "",
             keyDemonstration: Bool = false,
             modes: [PairingV1.PairingMode] = [],
-            source: PairingV1.PairingSource = PairingV1.PairingSource(rawValue: 0),
+            source: PairingV1.PairingSource = .unspecified,
             roundId: String = "",
             agreementNumber: String = "",
             agreementDate: CommonV1.Date? = nil,
-            state: PairingV1.PairingState = PairingV1.PairingState(rawValue: 0),
+            state: PairingV1.PairingState = .unspecified,
             endDate: CommonV1.Date? = nil,
             endReason: String = "",
-            latestGrade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0),
+            latestGrade: PairingV1.EvaluationGrade = .unspecified,
             projectCount: Int32 = 0,
             investedFen: Int64 = 0,
             peopleBenefited: Int64 = 0,
@@ -1838,7 +1838,7 @@ extension PairingV1 {
         /// What the project does, 0–4,000 characters.
         public var details: String = ""
         /// The project's kind: one of the ten modes. Required.
-        public var mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var mode: PairingV1.PairingMode = .unspecified
         /// The agreement's number, 0–64 characters.
         public var agreementNumber: String = ""
         /// The day the agreement was signed. Required.
@@ -1854,7 +1854,7 @@ extension PairingV1 {
         /// Local jobs created so far, ≥ 0.
         public var jobsCreated: Int32 = 0
         /// The status. See ProjectStatus for the transitions.
-        public var status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0)
+        public var status: PairingV1.ProjectStatus = .unspecified
         /// The day work started; set when first IN_PROGRESS if not given.
         public var startDate: CommonV1.Date? = nil
         /// The planned completion day.
@@ -1886,7 +1886,7 @@ extension PairingV1 {
             regionCode: String = "",
             name: String = "",
             details: String = "",
-            mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            mode: PairingV1.PairingMode = .unspecified,
             agreementNumber: String = "",
             agreementDate: CommonV1.Date? = nil,
             plannedInvestmentFen: Int64 = 0,
@@ -1894,7 +1894,7 @@ extension PairingV1 {
             peopleBenefited: Int32 = 0,
             householdsBenefited: Int32 = 0,
             jobsCreated: Int32 = 0,
-            status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0),
+            status: PairingV1.ProjectStatus = .unspecified,
             startDate: CommonV1.Date? = nil,
             plannedEndDate: CommonV1.Date? = nil,
             endDate: CommonV1.Date? = nil,
@@ -2110,7 +2110,7 @@ extension PairingV1 {
         /// Server-assigned opaque id.
         public var id: String = ""
         /// Pairing or village. Required.
-        public var subject: PairingV1.EvaluationSubject = PairingV1.EvaluationSubject(rawValue: 0)
+        public var subject: PairingV1.EvaluationSubject = .unspecified
         /// The pairing, for subject PAIRING (required then); else empty.
         public var pairingId: String = ""
         /// The village profile, for subject VILLAGE (required then); filled from the pairing for
@@ -2124,7 +2124,7 @@ extension PairingV1 {
         /// evaluation per subject and quarter (ALREADY_EXISTS).
         public var periodQuarter: Int32 = 0
         /// 先进 / 成效 / 一般. Required.
-        public var grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0)
+        public var grade: PairingV1.EvaluationGrade = .unspecified
         /// The score, 0–100.
         public var score: Int32 = 0
         /// The evaluation's remarks, 0–2,000 characters.
@@ -2148,13 +2148,13 @@ extension PairingV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             id: String = "",
-            subject: PairingV1.EvaluationSubject = PairingV1.EvaluationSubject(rawValue: 0),
+            subject: PairingV1.EvaluationSubject = .unspecified,
             pairingId: String = "",
             villageId: String = "",
             regionCode: String = "",
             periodYear: Int32 = 0,
             periodQuarter: Int32 = 0,
-            grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0),
+            grade: PairingV1.EvaluationGrade = .unspecified,
             score: Int32 = 0,
             remarks: String = "",
             meetingDate: CommonV1.Date? = nil,
@@ -2216,7 +2216,7 @@ extension PairingV1 {
     /// Active pairings using one mode.
     public struct ModeCount: ProtoMessage {
         /// The mode.
-        public var mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var mode: PairingV1.PairingMode = .unspecified
         /// Active pairings that include it.
         public var pairings: Int32 = 0
         /// Projects of this mode (any status).
@@ -2230,7 +2230,7 @@ extension PairingV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            mode: PairingV1.PairingMode = .unspecified,
             pairings: Int32 = 0,
             projects: Int32 = 0
         ) {
@@ -2255,7 +2255,7 @@ extension PairingV1 {
     /// Projects with one status.
     public struct ProjectStatusCount: ProtoMessage {
         /// The status.
-        public var status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0)
+        public var status: PairingV1.ProjectStatus = .unspecified
         /// Projects with it.
         public var projects: Int32 = 0
 
@@ -2267,7 +2267,7 @@ extension PairingV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0),
+            status: PairingV1.ProjectStatus = .unspecified,
             projects: Int32 = 0
         ) {
             self.status = status
@@ -2288,7 +2288,7 @@ extension PairingV1 {
     /// Evaluations with one grade.
     public struct GradeCount: ProtoMessage {
         /// The grade.
-        public var grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0)
+        public var grade: PairingV1.EvaluationGrade = .unspecified
         /// Pairing evaluations with it.
         public var pairings: Int32 = 0
         /// Village evaluations with it.
@@ -2302,7 +2302,7 @@ extension PairingV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0),
+            grade: PairingV1.EvaluationGrade = .unspecified,
             pairings: Int32 = 0,
             villages: Int32 = 0
         ) {

@@ -129,7 +129,7 @@ extension PairingV1 {
         /// Enterprises whose industry code starts with this.
         public var industryCode: String = ""
         /// Only this status. Unspecified means every status.
-        public var status: PairingV1.EnterpriseStatus = PairingV1.EnterpriseStatus(rawValue: 0)
+        public var status: PairingV1.EnterpriseStatus = .unspecified
         /// When true, only enterprises with capacity left.
         public var withRemainingCapacity: Bool = false
         /// Enterprises whose name starts with this.
@@ -153,7 +153,7 @@ extension PairingV1 {
         public init(
             regionCode: String = "",
             industryCode: String = "",
-            status: PairingV1.EnterpriseStatus = PairingV1.EnterpriseStatus(rawValue: 0),
+            status: PairingV1.EnterpriseStatus = .unspecified,
             withRemainingCapacity: Bool = false,
             namePrefix: String = "",
             unifiedSocialCreditCode: String = "",
@@ -492,7 +492,7 @@ extension PairingV1 {
         /// Only villages with (true) or without (false) an active pairing; unset means both.
         public var paired: Bool? = nil
         /// Villages with a need of this mode. Unspecified means any.
-        public var needMode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var needMode: PairingV1.PairingMode = .unspecified
         /// When true, inactive profiles are included.
         public var includeInactive: Bool = false
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
@@ -511,7 +511,7 @@ extension PairingV1 {
             regionCode: String = "",
             keyDemonstration: Bool? = nil,
             paired: Bool? = nil,
-            needMode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            needMode: PairingV1.PairingMode = .unspecified,
             includeInactive: Bool = false,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -765,7 +765,7 @@ extension PairingV1 {
         /// Rounds whose region is in this subtree. Empty means the caller's whole scope.
         public var regionCode: String = ""
         /// Only this state. Unspecified means every state.
-        public var state: PairingV1.RoundState = PairingV1.RoundState(rawValue: 0)
+        public var state: PairingV1.RoundState = .unspecified
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
         public var pageSize: Int32 = 0
         /// Page token from the previous response; empty for the first page.
@@ -780,7 +780,7 @@ extension PairingV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            state: PairingV1.RoundState = PairingV1.RoundState(rawValue: 0),
+            state: PairingV1.RoundState = .unspecified,
             pageSize: Int32 = 0,
             pageToken: String = ""
         ) {
@@ -993,7 +993,7 @@ extension PairingV1 {
         /// The round's id. Required.
         public var roundId: String = ""
         /// Enterprises or villages. Required.
-        public var partyKind: PairingV1.PartyKind = PairingV1.PartyKind(rawValue: 0)
+        public var partyKind: PairingV1.PartyKind = .unspecified
         /// When true (villages only), only key demonstration villages.
         public var keyVillagesOnly: Bool = false
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
@@ -1010,7 +1010,7 @@ extension PairingV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             roundId: String = "",
-            partyKind: PairingV1.PartyKind = PairingV1.PartyKind(rawValue: 0),
+            partyKind: PairingV1.PartyKind = .unspecified,
             keyVillagesOnly: Bool = false,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -1287,13 +1287,13 @@ extension PairingV1 {
         /// Pairings of this village.
         public var villageId: String = ""
         /// Only this state. Unspecified means every state.
-        public var state: PairingV1.PairingState = PairingV1.PairingState(rawValue: 0)
+        public var state: PairingV1.PairingState = .unspecified
         /// Pairings including this mode. Unspecified means any.
-        public var mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var mode: PairingV1.PairingMode = .unspecified
         /// Pairings created by this round.
         public var roundId: String = ""
         /// Only pairings whose latest grade is this. Unspecified means any.
-        public var latestGrade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0)
+        public var latestGrade: PairingV1.EvaluationGrade = .unspecified
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
         public var pageSize: Int32 = 0
         /// Page token from the previous response; empty for the first page.
@@ -1310,10 +1310,10 @@ extension PairingV1 {
             regionCode: String = "",
             enterpriseId: String = "",
             villageId: String = "",
-            state: PairingV1.PairingState = PairingV1.PairingState(rawValue: 0),
-            mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            state: PairingV1.PairingState = .unspecified,
+            mode: PairingV1.PairingMode = .unspecified,
             roundId: String = "",
-            latestGrade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0),
+            latestGrade: PairingV1.EvaluationGrade = .unspecified,
             pageSize: Int32 = 0,
             pageToken: String = ""
         ) {
@@ -1650,9 +1650,9 @@ extension PairingV1 {
         /// Projects of this village.
         public var villageId: String = ""
         /// Only this status. Unspecified means every status.
-        public var status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0)
+        public var status: PairingV1.ProjectStatus = .unspecified
         /// Only this mode. Unspecified means every mode.
-        public var mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0)
+        public var mode: PairingV1.PairingMode = .unspecified
         /// Projects whose agreement was signed within these days (inclusive).
         public var agreementDates: CommonV1.DateRange? = nil
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
@@ -1672,8 +1672,8 @@ extension PairingV1 {
             pairingId: String = "",
             enterpriseId: String = "",
             villageId: String = "",
-            status: PairingV1.ProjectStatus = PairingV1.ProjectStatus(rawValue: 0),
-            mode: PairingV1.PairingMode = PairingV1.PairingMode(rawValue: 0),
+            status: PairingV1.ProjectStatus = .unspecified,
+            mode: PairingV1.PairingMode = .unspecified,
             agreementDates: CommonV1.DateRange? = nil,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -2104,7 +2104,7 @@ extension PairingV1 {
         /// the caller's whole scope.
         public var regionCode: String = ""
         /// Only evaluations of pairings or of villages. Unspecified means both.
-        public var subject: PairingV1.EvaluationSubject = PairingV1.EvaluationSubject(rawValue: 0)
+        public var subject: PairingV1.EvaluationSubject = .unspecified
         /// Evaluations of this pairing.
         public var pairingId: String = ""
         /// Evaluations of this village (as subject, or through its pairings).
@@ -2114,7 +2114,7 @@ extension PairingV1 {
         /// Only this quarter, 1–4 (0 means any); needs period_year.
         public var periodQuarter: Int32 = 0
         /// Only this grade. Unspecified means any.
-        public var grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0)
+        public var grade: PairingV1.EvaluationGrade = .unspecified
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
         public var pageSize: Int32 = 0
         /// Page token from the previous response; empty for the first page.
@@ -2129,12 +2129,12 @@ extension PairingV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            subject: PairingV1.EvaluationSubject = PairingV1.EvaluationSubject(rawValue: 0),
+            subject: PairingV1.EvaluationSubject = .unspecified,
             pairingId: String = "",
             villageId: String = "",
             periodYear: Int32 = 0,
             periodQuarter: Int32 = 0,
-            grade: PairingV1.EvaluationGrade = PairingV1.EvaluationGrade(rawValue: 0),
+            grade: PairingV1.EvaluationGrade = .unspecified,
             pageSize: Int32 = 0,
             pageToken: String = ""
         ) {

@@ -1459,7 +1459,7 @@ extension RegistryV1 {
         public var fullName: String = ""
         /// The level, derived from the code (and from parent_code for county-level units directly
         /// under a province).
-        public var level: CommonV1.RegionLevel = CommonV1.RegionLevel(rawValue: 0)
+        public var level: CommonV1.RegionLevel = .unspecified
         /// The parent's code; empty for the province, the root of the tree.
         public var parentCode: String = ""
         /// The three-digit urban–rural classification code (城乡分类代码, e.g. "111", "220") that
@@ -1486,7 +1486,7 @@ extension RegistryV1 {
             code: String = "",
             name: String = "",
             fullName: String = "",
-            level: CommonV1.RegionLevel = CommonV1.RegionLevel(rawValue: 0),
+            level: CommonV1.RegionLevel = .unspecified,
             parentCode: String = "",
             urbanRuralClass: String = "",
             active: Bool = false,
@@ -1620,7 +1620,7 @@ extension RegistryV1 {
     /// categories include DEMOCRATIC_PARTY, and then party is required.
     public struct DemocraticPartyDetails: ProtoMessage {
         /// The member's party. Required.
-        public var party: RegistryV1.DemocraticParty = RegistryV1.DemocraticParty(rawValue: 0)
+        public var party: RegistryV1.DemocraticParty = .unspecified
         /// The registry id of the member's party branch (an Organisation of kind
         /// DEMOCRATIC_PARTY_BRANCH), or empty.
         public var branchOrganisationId: String = ""
@@ -1637,7 +1637,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            party: RegistryV1.DemocraticParty = RegistryV1.DemocraticParty(rawValue: 0),
+            party: RegistryV1.DemocraticParty = .unspecified,
             branchOrganisationId: String = "",
             joinDate: CommonV1.Date? = nil,
             partyPost: String = ""
@@ -1707,7 +1707,7 @@ extension RegistryV1 {
     /// include RELIGIOUS, and then religion is required.
     public struct ReligiousDetails: ProtoMessage {
         /// The member's religion. Required.
-        public var religion: RegistryV1.Religion = RegistryV1.Religion(rawValue: 0)
+        public var religion: RegistryV1.Religion = .unspecified
         /// The religion's name when religion is RELIGION_OTHER; else empty.
         public var religionName: String = ""
         /// The registered venue for religious activities the member serves at; 0–128 characters.
@@ -1723,7 +1723,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            religion: RegistryV1.Religion = RegistryV1.Religion(rawValue: 0),
+            religion: RegistryV1.Religion = .unspecified,
             religionName: String = "",
             venue: String = "",
             clericalTitle: String = ""
@@ -1812,7 +1812,7 @@ extension RegistryV1 {
     /// categories include NEW_SOCIAL_STRATUM, and then group is required.
     public struct NewSocialStratumDetails: ProtoMessage {
         /// Which group of the new social strata. Required.
-        public var stratumGroup: RegistryV1.NewSocialStratumGroup = RegistryV1.NewSocialStratumGroup(rawValue: 0)
+        public var stratumGroup: RegistryV1.NewSocialStratumGroup = .unspecified
         /// The member's organisation or platform (for online figures: the main account's platform);
         /// 0–128 characters.
         public var affiliation: String = ""
@@ -1827,7 +1827,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            stratumGroup: RegistryV1.NewSocialStratumGroup = RegistryV1.NewSocialStratumGroup(rawValue: 0),
+            stratumGroup: RegistryV1.NewSocialStratumGroup = .unspecified,
             affiliation: String = "",
             followerCount: Int64 = 0
         ) {
@@ -1941,7 +1941,7 @@ extension RegistryV1 {
     /// member's categories include OVERSEAS_CHINESE, and then status is required.
     public struct OverseasChineseDetails: ProtoMessage {
         /// 华侨 / 归侨 / 侨眷. Required.
-        public var status: RegistryV1.OverseasChineseStatus = RegistryV1.OverseasChineseStatus(rawValue: 0)
+        public var status: RegistryV1.OverseasChineseStatus = .unspecified
         /// The country of residence (华侨) or of former residence (归侨) or where the relative lives
         /// (侨眷), e.g. "印度尼西亚"; 0–64 characters.
         public var country: String = ""
@@ -1954,7 +1954,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            status: RegistryV1.OverseasChineseStatus = RegistryV1.OverseasChineseStatus(rawValue: 0),
+            status: RegistryV1.OverseasChineseStatus = .unspecified,
             country: String = ""
         ) {
             self.status = status
@@ -2016,16 +2016,16 @@ extension RegistryV1 {
         public var regionCode: String = ""
         /// The member's primary category: drives statistics and which category fields are required.
         /// Required.
-        public var category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0)
+        public var category: RegistryV1.MemberCategory = .unspecified
         /// Further categories the member also belongs to (e.g. a returned student who is also a
         /// democratic-party member); no duplicates, never the primary category.
         public var additionalCategories: [RegistryV1.MemberCategory] = []
         /// Lifecycle status. Changed only by the transition RPCs, never by UpdateMember.
-        public var status: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0)
+        public var status: RegistryV1.MemberStatus = .unspecified
         /// Full name as on the resident ID, 1–64 characters. Required.
         public var name: String = ""
         /// Sex. Must agree with resident_id_number when both are given (INVALID_ARGUMENT).
-        public var gender: RegistryV1.Gender = RegistryV1.Gender(rawValue: 0)
+        public var gender: RegistryV1.Gender = .unspecified
         /// Date of birth. Must agree with resident_id_number when both are given. Personal data:
         /// left unset in responses unless the caller may see personal data.
         public var birthDate: CommonV1.Date? = nil
@@ -2109,11 +2109,11 @@ extension RegistryV1 {
         public init(
             id: String = "",
             regionCode: String = "",
-            category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0),
+            category: RegistryV1.MemberCategory = .unspecified,
             additionalCategories: [RegistryV1.MemberCategory] = [],
-            status: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0),
+            status: RegistryV1.MemberStatus = .unspecified,
             name: String = "",
-            gender: RegistryV1.Gender = RegistryV1.Gender(rawValue: 0),
+            gender: RegistryV1.Gender = .unspecified,
             birthDate: CommonV1.Date? = nil,
             ethnicityCode: String = "",
             residentIdNumber: String = "",
@@ -2264,12 +2264,12 @@ extension RegistryV1 {
         /// The organisation's name, 1–128 characters. Required.
         public var name: String = ""
         /// The kind. Required; cannot be changed after creation.
-        public var kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0)
+        public var kind: RegistryV1.OrganisationKind = .unspecified
         /// The region the organisation belongs to, active. LIAISON_STATION requires a village;
         /// TOWNSHIP_CHAMBER_OF_COMMERCE a township; CHAMBER_OF_COMMERCE county level or above.
         public var regionCode: String = ""
         /// Active or dissolved. Changed only by DissolveOrganisation.
-        public var status: RegistryV1.OrganisationStatus = RegistryV1.OrganisationStatus(rawValue: 0)
+        public var status: RegistryV1.OrganisationStatus = .unspecified
         /// The organisation's unified social credit code when it is a registered social
         /// organisation: 18 characters, GB 32100 check digit (INVALID_ARGUMENT otherwise), unique
         /// among active organisations (ALREADY_EXISTS). Masked unless the caller may see it.
@@ -2278,7 +2278,7 @@ extension RegistryV1 {
         /// chamber), or empty. Must exist and must not create a cycle (INVALID_ARGUMENT).
         public var parentOrganisationId: String = ""
         /// The party, for kind DEMOCRATIC_PARTY_BRANCH (required then); otherwise unspecified.
-        public var democraticParty: RegistryV1.DemocraticParty = RegistryV1.DemocraticParty(rawValue: 0)
+        public var democraticParty: RegistryV1.DemocraticParty = .unspecified
         /// Street address; 0–256 characters.
         public var address: String = ""
         /// The contact person's name; 0–64 characters.
@@ -2312,12 +2312,12 @@ extension RegistryV1 {
         public init(
             id: String = "",
             name: String = "",
-            kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0),
+            kind: RegistryV1.OrganisationKind = .unspecified,
             regionCode: String = "",
-            status: RegistryV1.OrganisationStatus = RegistryV1.OrganisationStatus(rawValue: 0),
+            status: RegistryV1.OrganisationStatus = .unspecified,
             unifiedSocialCreditCode: String = "",
             parentOrganisationId: String = "",
-            democraticParty: RegistryV1.DemocraticParty = RegistryV1.DemocraticParty(rawValue: 0),
+            democraticParty: RegistryV1.DemocraticParty = .unspecified,
             address: String = "",
             contactName: String = "",
             contactMobile: String = "",
@@ -2402,7 +2402,7 @@ extension RegistryV1 {
         /// At most one active membership per member and organisation (ALREADY_EXISTS).
         public var memberId: String = ""
         /// The member's role.
-        public var role: RegistryV1.MembershipRole = RegistryV1.MembershipRole(rawValue: 0)
+        public var role: RegistryV1.MembershipRole = .unspecified
         /// The day the membership began. Defaults to the day of creation.
         public var startDate: CommonV1.Date? = nil
         /// The day the membership ended; unset while active.
@@ -2431,7 +2431,7 @@ extension RegistryV1 {
             id: String = "",
             organisationId: String = "",
             memberId: String = "",
-            role: RegistryV1.MembershipRole = RegistryV1.MembershipRole(rawValue: 0),
+            role: RegistryV1.MembershipRole = .unspecified,
             startDate: CommonV1.Date? = nil,
             endDate: CommonV1.Date? = nil,
             active: Bool = false,
@@ -2499,7 +2499,7 @@ extension RegistryV1 {
         /// The membership concerned, for MEMBERSHIP_* events; else empty.
         public var membershipId: String = ""
         /// What happened.
-        public var eventKind: RegistryV1.HistoryEventKind = RegistryV1.HistoryEventKind(rawValue: 0)
+        public var eventKind: RegistryV1.HistoryEventKind = .unspecified
         /// When it happened (when the server committed the change).
         public var eventTime: GoogleProtobuf.Timestamp? = nil
         /// Who did it: the caller's user id.
@@ -2510,13 +2510,13 @@ extension RegistryV1 {
         /// updates); 0–512 characters.
         public var reason: String = ""
         /// The member's status before the change, for member status transitions.
-        public var previousMemberStatus: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0)
+        public var previousMemberStatus: RegistryV1.MemberStatus = .unspecified
         /// The member's status after the change, for member status transitions.
-        public var newMemberStatus: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0)
+        public var newMemberStatus: RegistryV1.MemberStatus = .unspecified
         /// The coded reason of a suspension (SUSPENDED events only).
-        public var suspensionReason: RegistryV1.SuspensionReason = RegistryV1.SuspensionReason(rawValue: 0)
+        public var suspensionReason: RegistryV1.SuspensionReason = .unspecified
         /// The coded reason of an exit (EXITED events only).
-        public var exitReason: RegistryV1.ExitReason = RegistryV1.ExitReason(rawValue: 0)
+        public var exitReason: RegistryV1.ExitReason = .unspecified
         /// The field paths changed by an UPDATED or REGION_CHANGED event, e.g. "mobile",
         /// "native_place.region_code". Values are not kept here; personal data never is.
         public var changedPaths: [String] = []
@@ -2535,15 +2535,15 @@ extension RegistryV1 {
             memberId: String = "",
             organisationId: String = "",
             membershipId: String = "",
-            eventKind: RegistryV1.HistoryEventKind = RegistryV1.HistoryEventKind(rawValue: 0),
+            eventKind: RegistryV1.HistoryEventKind = .unspecified,
             eventTime: GoogleProtobuf.Timestamp? = nil,
             actorId: String = "",
             actorName: String = "",
             reason: String = "",
-            previousMemberStatus: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0),
-            newMemberStatus: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0),
-            suspensionReason: RegistryV1.SuspensionReason = RegistryV1.SuspensionReason(rawValue: 0),
-            exitReason: RegistryV1.ExitReason = RegistryV1.ExitReason(rawValue: 0),
+            previousMemberStatus: RegistryV1.MemberStatus = .unspecified,
+            newMemberStatus: RegistryV1.MemberStatus = .unspecified,
+            suspensionReason: RegistryV1.SuspensionReason = .unspecified,
+            exitReason: RegistryV1.ExitReason = .unspecified,
             changedPaths: [String] = [],
             versionAfter: Int64 = 0
         ) {
@@ -2609,7 +2609,7 @@ extension RegistryV1 {
         /// Server-assigned opaque id.
         public var id: String = ""
         /// Person or enterprise. Required.
-        public var subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0)
+        public var subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified
         /// The person's or enterprise's name, 1–128 characters. Required.
         public var name: String = ""
         /// For a PERSON: the resident ID number (18 characters, valid check digit; required).
@@ -2619,7 +2619,7 @@ extension RegistryV1 {
         /// digit; required). Masked unless the caller may see it.
         public var unifiedSocialCreditCode: String = ""
         /// The grounds. Required.
-        public var reason: RegistryV1.NegativeListReason = RegistryV1.NegativeListReason(rawValue: 0)
+        public var reason: RegistryV1.NegativeListReason = .unspecified
         /// The basis (依据): e.g. the judgement or decision number and issuing authority;
         /// 1–512 characters. Required.
         public var basis: String = ""
@@ -2655,11 +2655,11 @@ extension RegistryV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             id: String = "",
-            subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0),
+            subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified,
             name: String = "",
             residentIdNumber: String = "",
             unifiedSocialCreditCode: String = "",
-            reason: RegistryV1.NegativeListReason = RegistryV1.NegativeListReason(rawValue: 0),
+            reason: RegistryV1.NegativeListReason = .unspecified,
             basis: String = "",
             regionCode: String = "",
             effectiveDate: CommonV1.Date? = nil,
@@ -2747,10 +2747,10 @@ extension RegistryV1 {
         /// The cadre's display name. Filled by the server.
         public var cadreName: String = ""
         /// Which obligation the record fulfils. Required.
-        public var kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0)
+        public var kind: RegistryV1.ContactKind = .unspecified
         /// How the contact took place. Required for MONTHLY_CONTACT; must be IN_PERSON for
         /// HALF_YEARLY_VISIT; ignored for YEARLY_SUMMARY.
-        public var channel: RegistryV1.ContactChannel = RegistryV1.ContactChannel(rawValue: 0)
+        public var channel: RegistryV1.ContactChannel = .unspecified
         /// When the contact took place. Required; not in the future (INVALID_ARGUMENT).
         public var contactTime: GoogleProtobuf.Timestamp? = nil
         /// For YEARLY_SUMMARY: the year summarised (e.g. 2026); 0 otherwise.
@@ -2786,8 +2786,8 @@ extension RegistryV1 {
             regionCode: String = "",
             cadreId: String = "",
             cadreName: String = "",
-            kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0),
-            channel: RegistryV1.ContactChannel = RegistryV1.ContactChannel(rawValue: 0),
+            kind: RegistryV1.ContactKind = .unspecified,
+            channel: RegistryV1.ContactChannel = .unspecified,
             contactTime: GoogleProtobuf.Timestamp? = nil,
             summaryYear: Int32 = 0,
             content: String = "",
@@ -2874,13 +2874,13 @@ extension RegistryV1 {
         /// The member's region.
         public var regionCode: String = ""
         /// The member's primary category.
-        public var category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0)
+        public var category: RegistryV1.MemberCategory = .unspecified
         /// The responsible cadre's user id.
         public var cadreId: String = ""
         /// The responsible cadre's display name.
         public var cadreName: String = ""
         /// The overdue obligation.
-        public var kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0)
+        public var kind: RegistryV1.ContactKind = .unspecified
         /// When the last record of this obligation took place; unset if there has never been one.
         public var lastContactTime: GoogleProtobuf.Timestamp? = nil
         /// The day the obligation fell due.
@@ -2899,10 +2899,10 @@ extension RegistryV1 {
             memberId: String = "",
             memberName: String = "",
             regionCode: String = "",
-            category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0),
+            category: RegistryV1.MemberCategory = .unspecified,
             cadreId: String = "",
             cadreName: String = "",
-            kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0),
+            kind: RegistryV1.ContactKind = .unspecified,
             lastContactTime: GoogleProtobuf.Timestamp? = nil,
             dueDate: CommonV1.Date? = nil,
             daysOverdue: Int32 = 0
@@ -2949,7 +2949,7 @@ extension RegistryV1 {
     /// Member counts of one category within a region subtree.
     public struct CategoryCount: ProtoMessage {
         /// The category.
-        public var category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0)
+        public var category: RegistryV1.MemberCategory = .unspecified
         /// ACTIVE members whose primary category this is.
         public var activeMembers: Int32 = 0
         /// ACTIVE members with this category as primary or additional category.
@@ -2969,7 +2969,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0),
+            category: RegistryV1.MemberCategory = .unspecified,
             activeMembers: Int32 = 0,
             activeMembersAny: Int32 = 0,
             pendingMembers: Int32 = 0,
@@ -3006,7 +3006,7 @@ extension RegistryV1 {
     /// Organisation counts of one kind within a region subtree.
     public struct OrganisationKindCount: ProtoMessage {
         /// The kind.
-        public var kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0)
+        public var kind: RegistryV1.OrganisationKind = .unspecified
         /// ACTIVE organisations of this kind.
         public var activeOrganisations: Int32 = 0
 
@@ -3018,7 +3018,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0),
+            kind: RegistryV1.OrganisationKind = .unspecified,
             activeOrganisations: Int32 = 0
         ) {
             self.kind = kind
@@ -3151,9 +3151,9 @@ extension RegistryV1 {
         /// The position of the change in the feed: strictly increasing, with gaps.
         public var sequence: Int64 = 0
         /// What happened.
-        public var changeKind: RegistryV1.ChangeKind = RegistryV1.ChangeKind(rawValue: 0)
+        public var changeKind: RegistryV1.ChangeKind = .unspecified
         /// Which kind of record changed.
-        public var entityKind: RegistryV1.ChangeEntityKind = RegistryV1.ChangeEntityKind(rawValue: 0)
+        public var entityKind: RegistryV1.ChangeEntityKind = .unspecified
         /// The id of the record (the code, for a region).
         public var entityId: String = ""
         /// The record's region after the change; for a region, its own code.
@@ -3189,8 +3189,8 @@ extension RegistryV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             sequence: Int64 = 0,
-            changeKind: RegistryV1.ChangeKind = RegistryV1.ChangeKind(rawValue: 0),
-            entityKind: RegistryV1.ChangeEntityKind = RegistryV1.ChangeEntityKind(rawValue: 0),
+            changeKind: RegistryV1.ChangeKind = .unspecified,
+            entityKind: RegistryV1.ChangeEntityKind = .unspecified,
             entityId: String = "",
             regionCode: String = "",
             previousRegionCode: String = "",

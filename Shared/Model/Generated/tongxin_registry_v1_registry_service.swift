@@ -538,9 +538,9 @@ extension RegistryV1 {
         /// The region subtree to list. Empty means the caller's whole scope.
         public var regionCode: String = ""
         /// Members whose primary or an additional category is this one.
-        public var category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0)
+        public var category: RegistryV1.MemberCategory = .unspecified
         /// Members with this status. Unspecified means every status.
-        public var status: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0)
+        public var status: RegistryV1.MemberStatus = .unspecified
         /// Members whose native place lies in this region (code-prefix match, so it may be a
         /// region outside the province) — for "capable people return home" (能人回乡).
         public var nativePlaceRegionCode: String = ""
@@ -570,8 +570,8 @@ extension RegistryV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0),
-            status: RegistryV1.MemberStatus = RegistryV1.MemberStatus(rawValue: 0),
+            category: RegistryV1.MemberCategory = .unspecified,
+            status: RegistryV1.MemberStatus = .unspecified,
             nativePlaceRegionCode: String = "",
             industryCode: String = "",
             specialty: String = "",
@@ -878,7 +878,7 @@ extension RegistryV1 {
         /// The version last read. Required.
         public var version: Int64 = 0
         /// The coded reason. Required.
-        public var suspensionReason: RegistryV1.SuspensionReason = RegistryV1.SuspensionReason(rawValue: 0)
+        public var suspensionReason: RegistryV1.SuspensionReason = .unspecified
         /// The reason in words; recorded in history; 1–512 characters. Required.
         public var reason: String = ""
 
@@ -892,7 +892,7 @@ extension RegistryV1 {
         public init(
             memberId: String = "",
             version: Int64 = 0,
-            suspensionReason: RegistryV1.SuspensionReason = RegistryV1.SuspensionReason(rawValue: 0),
+            suspensionReason: RegistryV1.SuspensionReason = .unspecified,
             reason: String = ""
         ) {
             self.memberId = memberId
@@ -1016,7 +1016,7 @@ extension RegistryV1 {
         /// The version last read. Required.
         public var version: Int64 = 0
         /// The coded reason. Required.
-        public var exitReason: RegistryV1.ExitReason = RegistryV1.ExitReason(rawValue: 0)
+        public var exitReason: RegistryV1.ExitReason = .unspecified
         /// The reason in words; recorded in history; 1–512 characters. Required.
         public var reason: String = ""
         /// The exit day. Defaults to today; not in the future.
@@ -1032,7 +1032,7 @@ extension RegistryV1 {
         public init(
             memberId: String = "",
             version: Int64 = 0,
-            exitReason: RegistryV1.ExitReason = RegistryV1.ExitReason(rawValue: 0),
+            exitReason: RegistryV1.ExitReason = .unspecified,
             reason: String = "",
             exitDate: CommonV1.Date? = nil
         ) {
@@ -1305,7 +1305,7 @@ extension RegistryV1 {
         /// means the caller's scope.
         public var regionCode: String = ""
         /// Only entries about persons or about enterprises. Unspecified means both.
-        public var subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0)
+        public var subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified
         /// When true, removed and expired entries are included.
         public var includeInactive: Bool = false
         /// Entries whose name starts with this.
@@ -1328,7 +1328,7 @@ extension RegistryV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0),
+            subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified,
             includeInactive: Bool = false,
             namePrefix: String = "",
             residentIdNumber: String = "",
@@ -1405,7 +1405,7 @@ extension RegistryV1 {
     /// Request of CheckNegativeList.
     public struct CheckNegativeListRequest: ProtoMessage {
         /// Person or enterprise. Required.
-        public var subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0)
+        public var subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified
         /// For a person: the resident ID number. Required then.
         public var residentIdNumber: String = ""
         /// For an enterprise: the unified social credit code. Required then.
@@ -1422,7 +1422,7 @@ extension RegistryV1 {
 
         /// A message with the given fields; the others at their defaults.
         public init(
-            subjectKind: RegistryV1.NegativeListSubjectKind = RegistryV1.NegativeListSubjectKind(rawValue: 0),
+            subjectKind: RegistryV1.NegativeListSubjectKind = .unspecified,
             residentIdNumber: String = "",
             unifiedSocialCreditCode: String = "",
             regionCode: String = ""
@@ -1602,9 +1602,9 @@ extension RegistryV1 {
         /// The region subtree to list. Empty means the caller's whole scope.
         public var regionCode: String = ""
         /// Only this kind. Unspecified means every kind.
-        public var kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0)
+        public var kind: RegistryV1.OrganisationKind = .unspecified
         /// Only this status. Unspecified means every status.
-        public var status: RegistryV1.OrganisationStatus = RegistryV1.OrganisationStatus(rawValue: 0)
+        public var status: RegistryV1.OrganisationStatus = .unspecified
         /// Organisations whose name starts with this.
         public var namePrefix: String = ""
         /// Organisations directly under this one.
@@ -1623,8 +1623,8 @@ extension RegistryV1 {
         /// A message with the given fields; the others at their defaults.
         public init(
             regionCode: String = "",
-            kind: RegistryV1.OrganisationKind = RegistryV1.OrganisationKind(rawValue: 0),
-            status: RegistryV1.OrganisationStatus = RegistryV1.OrganisationStatus(rawValue: 0),
+            kind: RegistryV1.OrganisationKind = .unspecified,
+            status: RegistryV1.OrganisationStatus = .unspecified,
             namePrefix: String = "",
             parentOrganisationId: String = "",
             pageSize: Int32 = 0,
@@ -2323,7 +2323,7 @@ extension RegistryV1 {
         /// Records made by this cadre.
         public var cadreId: String = ""
         /// Only this kind. Unspecified means every kind.
-        public var kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0)
+        public var kind: RegistryV1.ContactKind = .unspecified
         /// Only records whose contact_time falls within these days (inclusive).
         public var contactDates: CommonV1.DateRange? = nil
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
@@ -2342,7 +2342,7 @@ extension RegistryV1 {
             regionCode: String = "",
             memberId: String = "",
             cadreId: String = "",
-            kind: RegistryV1.ContactKind = RegistryV1.ContactKind(rawValue: 0),
+            kind: RegistryV1.ContactKind = .unspecified,
             contactDates: CommonV1.DateRange? = nil,
             pageSize: Int32 = 0,
             pageToken: String = ""
@@ -2422,7 +2422,7 @@ extension RegistryV1 {
         /// Only these obligations; empty means all three.
         public var kinds: [RegistryV1.ContactKind] = []
         /// Members of this primary category. Unspecified means every category.
-        public var category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0)
+        public var category: RegistryV1.MemberCategory = .unspecified
         /// Page size: 0 means 50, at most 500 (larger values are treated as 500).
         public var pageSize: Int32 = 0
         /// Page token from the previous response; empty for the first page.
@@ -2440,7 +2440,7 @@ extension RegistryV1 {
             regionCode: String = "",
             cadreId: String = "",
             kinds: [RegistryV1.ContactKind] = [],
-            category: RegistryV1.MemberCategory = RegistryV1.MemberCategory(rawValue: 0),
+            category: RegistryV1.MemberCategory = .unspecified,
             pageSize: Int32 = 0,
             pageToken: String = ""
         ) {

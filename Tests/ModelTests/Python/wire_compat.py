@@ -92,16 +92,32 @@ def cases():
     c["maps"] = m.LoadBalancerStatsResponse(
         rpcs_by_peer={"a": 1, "b": 2}, num_failures=3,
         rpcs_by_method={"m": m.LoadBalancerStatsResponse.RpcsByPeer(rpcs_by_peer={"p": 4})})
-    try:
-        c.update(suite_cases())
-    except ImportError:
-        pass
+    c.update(suite_cases())
     return c
 
 
 def suite_cases():
-    """Cases on the suite's own contracts; extended as the services grow."""
-    return {}
+    """Cases on the suite's own contracts (twins in Tests/ModelTests/SuiteWireCases.swift)."""
+    from google.protobuf import timestamp_pb2
+    reg = module("tongxin/registry/v1/registry_pb2.py")
+    common = module("tongxin/common/v1/common_pb2.py")
+    member = reg.Member(
+        id="m-0001", region_code="420106001001", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY,
+        additional_categories=[reg.MEMBER_CATEGORY_OVERSEAS_STUDENT, 99], status=reg.MEMBER_STATUS_ACTIVE,
+        name="张三丰", gender=reg.GENDER_MALE, birth_date=common.Date(year=1965, month=2, day=28),
+        ethnicity_code="01", resident_id_number="11010519491231002X", mobile="13800138000",
+        native_place=reg.NativePlace(region_code="420100", place_name="湖北省武汉市"),
+        industry_code="C2710", industry_name="医药制造业", specialties=["中医", "法律咨询", "电商运营"],
+        employer="武汉同心医药有限公司", political_posts=[], version=2 ** 63 - 1)
+    change = reg.ChangeEvent(
+        sequence=2 ** 63 - 1, change_kind=-1, entity_id="m-0001", region_code="420106",
+        change_time=timestamp_pb2.Timestamp(seconds=1795000000, nanos=5),
+        changed_paths=["name"] * 100, member=member)
+    return {
+        "registry_member_chinese": member,
+        "registry_change_event_nested": change,
+        "registry_member_empty": reg.Member(),
+    }
 
 
 def main():
