@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// The live connections of a server, for graceful shutdown.
 final class ConnectionRegistry: Sendable {
@@ -27,7 +28,7 @@ final class ConnectionRegistry: Sendable {
 /// let address = try await server.start()
 /// try await server.run()   // until shutdown() — or use it as a ServiceLifecycle Service
 /// ```
-public final class RPCServer: Sendable {
+public final class RPCServer: Service, Sendable {
     /// The configuration.
     public let configuration: ServerConfiguration
     let router: Router
@@ -74,10 +75,27 @@ public final class RPCServer: Sendable {
         self.channel.withLockedValue { $0?.localAddress?.port }
     }
 
-    /// Waits until the listening socket closes (after `shutdown`).
+    /// Starts (if `start()` was not called) and serves until shutdown. As a ServiceLifecycle
+    /// `Service` in a `ServiceGroup`, SIGTERM/SIGINT trigger `shutdown()`: GOAWAY, in-flight
+    /// calls finish within the grace period, then the connections close.
     public func run() async throws {
+        if self.channel.withLockedValue({ $0 }) == nil {
+            try await self.start()
+        }
         let channel = self.channel.withLockedValue { $0 }
-        try await channel?.closeFuture.get()
+        try await withGracefulShutdownHandler {
+            try await channel?.closeFuture.get()
+            await self.waitForConnectionsToClose()
+        } onGracefulShutdown: {
+            Task { await self.shutdown() }
+        }
+    }
+
+    private func waitForConnectionsToClose() async {
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(self.configuration.shutdownGracePeriod.nanoseconds) + .seconds(1))
+        while !self.registry.all.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Graceful shutdown: stops accepting, sends GOAWAY on every connection, lets in-flight
