@@ -8,10 +8,12 @@ import Testing
 struct WireCompatibilityTests {
     /// One case: the Swift encoding, and a check of Python's bytes against the Swift value.
     struct Case: Sendable {
+        let typeName: String
         let encode: @Sendable () -> [UInt8]
         let matches: @Sendable ([UInt8]) throws -> Bool
 
         init<M: ProtoMessage>(_ message: M) {
+            self.typeName = M.protoMessageName
             self.encode = { message.serializedBytes() }
             self.matches = { try M(serializedBytes: $0) == message }
         }
@@ -79,6 +81,43 @@ struct WireCompatibilityTests {
         for (name, hexBytes) in json.sorted(by: { $0.key < $1.key }) {
             let testCase = try #require(Self.cases[name], "Python sent unknown case \(name)")
             #expect(try testCase.matches(Self.bytes(hexBytes)), "case \(name)")
+        }
+    }
+
+    @Test("Swift's proto3 JSON parses in Python's json_format to the same message")
+    func swiftJSONToPython() throws {
+        var texts: [String: String] = [:]
+        var unrepresentable: [String] = []
+        for (name, testCase) in Self.cases {
+            do {
+                texts[name] = try ProtoJSON.json(fromSerializedBytes: testCase.encode(), messageType: testCase.typeName).text
+            } catch {
+                unrepresentable.append(name)
+            }
+        }
+        #expect(unrepresentable.sorted() == ["int64_extremes_timestamp_max", "int64_extremes_timestamp_min"])
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("json-compat-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: texts).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try PythonScript.run(["json-check", file.path])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("Python's json_format output parses in Swift to the same message")
+    func pythonJSONToSwift() throws {
+        let result = try PythonScript.run(["json-encode"])
+        try #require(result.status == 0, "\(result.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        for (name, value) in json.sorted(by: { $0.key < $1.key }) {
+            let testCase = try #require(Self.cases[name])
+            guard let text = value as? String else {
+                #expect(throws: ProtoJSONError.self, "\(name): Python could not print it, nor should Swift") {
+                    try ProtoJSON.json(fromSerializedBytes: testCase.encode(), messageType: testCase.typeName)
+                }
+                continue
+            }
+            let bytes = try ProtoJSON.serializedBytes(fromJSON: text, messageType: testCase.typeName)
+            #expect(try testCase.matches(bytes), "case \(name): \(text.prefix(300))")
         }
     }
 

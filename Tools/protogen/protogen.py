@@ -615,6 +615,12 @@ def main():
             if t["kind"] == "message":
                 fh.write('        "%s": %s.self,\n' % (full[1:], t["swift"]))
         fh.write("    ]\n\n")
+        fh.write("    /// The full names of the synthetic entry messages of `map<K, V>` fields.\n")
+        fh.write("    public static let mapEntryTypes: Set<String> = [\n")
+        for full, t in sorted(reg.types.items()):
+            if t["kind"] == "message" and t.get("map_entry"):
+                fh.write('        "%s",\n' % full[1:])
+        fh.write("    ]\n\n")
         fh.write("    /// Every service of every file.\n")
         fh.write("    public static let services: [ServiceDescriptor] = [\n")
         for f in fds.file:

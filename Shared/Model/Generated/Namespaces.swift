@@ -2680,6 +2680,20 @@ extension DescriptorPool {
         "tongxin.registry.v1.WatchChangesResponse": RegistryV1.WatchChangesResponse.self,
     ]
 
+    /// The full names of the synthetic entry messages of `map<K, V>` fields.
+    public static let mapEntryTypes: Set<String> = [
+        "grpc.testing.LoadBalancerAccumulatedStatsResponse.MethodStats.ResultEntry",
+        "grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsFailedByMethodEntry",
+        "grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsStartedByMethodEntry",
+        "grpc.testing.LoadBalancerAccumulatedStatsResponse.NumRpcsSucceededByMethodEntry",
+        "grpc.testing.LoadBalancerAccumulatedStatsResponse.StatsPerMethodEntry",
+        "grpc.testing.LoadBalancerStatsResponse.RpcsByMethodEntry",
+        "grpc.testing.LoadBalancerStatsResponse.RpcsByPeer.RpcsByPeerEntry",
+        "grpc.testing.LoadBalancerStatsResponse.RpcsByPeerEntry",
+        "grpc.testing.TestOrcaReport.RequestCostEntry",
+        "grpc.testing.TestOrcaReport.UtilizationEntry",
+    ]
+
     /// Every service of every file.
     public static let services: [ServiceDescriptor] = [
         DispatchV1.DispatchService.descriptor,

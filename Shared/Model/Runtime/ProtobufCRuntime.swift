@@ -46,6 +46,96 @@ public struct ProtobufCMessageType: @unchecked Sendable {
 
     /// The size of the C struct, for tests of the arena.
     var cSize: Int { self.descriptor.pointee.sizeof_message }
+
+    fileprivate init(descriptor: UnsafePointer<ProtobufCMessageDescriptor>) {
+        self.descriptor = descriptor
+    }
+
+    /// The message type called `name` (full protobuf name, no leading dot), or nil.
+    public static func named(_ name: String) -> ProtobufCMessageType? {
+        ProtobufCDescriptorTable.shared.messages[name].map(ProtobufCMessageType.init(descriptor:))
+    }
+
+    /// Every field, in field-number order: what the dynamic message and JSON code walk.
+    public var fields: [ProtoFieldInfo] {
+        let d = self.descriptor.pointee
+        return (0..<Int(d.n_fields)).map { index in
+            let f = d.fields[index]
+            let name = String(cString: f.name)
+            let isOneof = f.flags & UInt32(PROTOBUF_C_FIELD_FLAG_ONEOF.rawValue) != 0
+            return ProtoFieldInfo(
+                index: index, name: name, number: f.id, type: Self.fieldType(f),
+                isRepeated: f.label == PROTOBUF_C_LABEL_REPEATED,
+                tracksPresence: isOneof || f.label == PROTOBUF_C_LABEL_OPTIONAL || f.label == PROTOBUF_C_LABEL_REQUIRED
+                    || (f.type == PROTOBUF_C_TYPE_MESSAGE && f.label != PROTOBUF_C_LABEL_REPEATED),
+                isRequired: f.label == PROTOBUF_C_LABEL_REQUIRED,
+                oneofGroup: isOneof ? Int(f.quantifier_offset) : nil)
+        }
+    }
+
+    private static func fieldType(_ f: ProtobufCFieldDescriptor) -> ProtoFieldType {
+        switch f.type {
+        case PROTOBUF_C_TYPE_INT32: return .int32
+        case PROTOBUF_C_TYPE_SINT32: return .sint32
+        case PROTOBUF_C_TYPE_SFIXED32: return .sfixed32
+        case PROTOBUF_C_TYPE_INT64: return .int64
+        case PROTOBUF_C_TYPE_SINT64: return .sint64
+        case PROTOBUF_C_TYPE_SFIXED64: return .sfixed64
+        case PROTOBUF_C_TYPE_UINT32: return .uint32
+        case PROTOBUF_C_TYPE_FIXED32: return .fixed32
+        case PROTOBUF_C_TYPE_UINT64: return .uint64
+        case PROTOBUF_C_TYPE_FIXED64: return .fixed64
+        case PROTOBUF_C_TYPE_FLOAT: return .float
+        case PROTOBUF_C_TYPE_DOUBLE: return .double
+        case PROTOBUF_C_TYPE_BOOL: return .bool
+        case PROTOBUF_C_TYPE_STRING: return .string
+        case PROTOBUF_C_TYPE_BYTES: return .bytes
+        case PROTOBUF_C_TYPE_ENUM:
+            // descriptor points at the field's ProtobufCEnumDescriptor
+            return .enumeration(ProtoEnumType(descriptor: f.descriptor!.assumingMemoryBound(to: ProtobufCEnumDescriptor.self)))
+        case PROTOBUF_C_TYPE_MESSAGE:
+            // descriptor points at the field's ProtobufCMessageDescriptor
+            return .message(ProtobufCMessageType(descriptor: f.descriptor!.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)))
+        default:
+            // protoc-c emits no other field types (groups are not supported by it)
+            preconditionFailure("unknown protobuf-c field type \(f.type.rawValue)")
+        }
+    }
+}
+
+extension ProtobufCMessageType: Hashable {
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.descriptor == rhs.descriptor }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.descriptor) }
+}
+
+/// An enum type as libprotobuf-c describes it: its full name and its values.
+public struct ProtoEnumType: @unchecked Sendable, Hashable {
+    // Safety: points at a `const` descriptor with static storage duration in CTongxinProtos.
+    private let descriptor: UnsafePointer<ProtobufCEnumDescriptor>
+
+    fileprivate init(descriptor: UnsafePointer<ProtobufCEnumDescriptor>) {
+        self.descriptor = descriptor
+    }
+
+    /// The enum's full protobuf name.
+    public var name: String { String(cString: self.descriptor.pointee.name) }
+
+    /// Every value as declared: its name in the .proto and its number.
+    public var values: [(name: String, number: Int32)] {
+        let d = self.descriptor.pointee
+        return (0..<Int(d.n_values)).map { (String(cString: d.values[$0].name), d.values[$0].value) }
+    }
+
+    /// The name of `number`, or nil when the enum does not know it.
+    public func name(of number: Int32) -> String? {
+        guard let value = protobuf_c_enum_descriptor_get_value(self.descriptor, number) else { return nil }
+        return String(cString: value.pointee.name)
+    }
+
+    /// The number of the value called `name`, or nil.
+    public func number(of name: String) -> Int32? {
+        protobuf_c_enum_descriptor_get_value_by_name(self.descriptor, name)?.pointee.value
+    }
 }
 
 /// Every message descriptor that protoc-c generated, by full name.
@@ -138,20 +228,47 @@ private func protobufCArenaFree(_ data: UnsafeMutableRawPointer?, _ pointer: Uns
 
 // MARK: - Decoding and encoding entry points
 
+extension ProtobufCMessageType {
+    /// Unpacks `bytes` as this type into an arena and lends a reader of the result to `body`.
+    /// - Throws: `ProtoDecodingError.malformed` when libprotobuf-c rejects the bytes, and
+    ///   whatever `body` throws.
+    func withUnpacked<R>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (ProtobufCReader) throws(ProtoDecodingError) -> R
+    ) throws(ProtoDecodingError) -> R {
+        let arena = ProtobufCArena(capacity: self.cSize + bytes.count * 2)
+        let unpacked = arena.withAllocator { allocator in
+            protobuf_c_message_unpack(
+                self.descriptor, allocator, bytes.count,
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyInput))
+        }
+        guard let unpacked else { throw .malformed(messageType: self.name) }
+        return try withExtendedLifetime(arena) { () throws(ProtoDecodingError) -> R in
+            try body(ProtobufCReader(message: UnsafeRawPointer(unpacked), type: self, arena: arena))
+        }
+    }
+
+    /// Builds a message of this type with `write` and lends its packed bytes to `body`.
+    func withPacked<R, E: Error>(
+        _ write: (ProtobufCWriter) -> Void, _ body: (UnsafeRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+        let arena = ProtobufCArena(capacity: self.cSize * 4 + 256)
+        let message = ProtobufCWriter.build(type: self, arena: arena, write)
+        let size = protobuf_c_message_get_packed_size(message)
+        let output = arena.allocate(size).assumingMemoryBound(to: UInt8.self)
+        let written = protobuf_c_message_pack(message, output)
+        precondition(written == size, "protobuf-c packed \(written) of \(size) bytes")
+        return try withExtendedLifetime(arena) { () throws(E) -> R in
+            try body(UnsafeRawBufferPointer(start: output, count: size))
+        }
+    }
+}
+
 extension ProtoMessage {
     /// Decodes the protobuf wire bytes of this message type.
     /// - Throws: `ProtoDecodingError` for any malformed input; never crashes.
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        let type = Self.protobufC
-        let arena = ProtobufCArena(capacity: type.cSize + bytes.count * 2)
-        let unpacked = arena.withAllocator { allocator in
-            protobuf_c_message_unpack(
-                type.descriptor, allocator, bytes.count,
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyInput))
-        }
-        guard let unpacked else { throw .malformed(messageType: Self.protoMessageName) }
-        self = try withExtendedLifetime(arena) { () throws(ProtoDecodingError) -> Self in
-            try Self(protobufC: ProtobufCReader(message: UnsafeRawPointer(unpacked), type: type, arena: arena))
+        self = try Self.protobufC.withUnpacked(bytes) { (reader) throws(ProtoDecodingError) -> Self in
+            try Self(protobufC: reader)
         }
     }
 
@@ -173,16 +290,7 @@ extension ProtoMessage {
 
     /// Encodes the message and lends its wire bytes to `body`; the bytes are valid only there.
     public func withSerializedBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let type = Self.protobufC
-        let arena = ProtobufCArena(capacity: type.cSize * 4 + 256)
-        let message = ProtobufCWriter.build(self, type: type, arena: arena)
-        let size = protobuf_c_message_get_packed_size(message)
-        let output = arena.allocate(size).assumingMemoryBound(to: UInt8.self)
-        let written = protobuf_c_message_pack(message, output)
-        precondition(written == size, "protobuf-c packed \(written) of \(size) bytes")
-        return try withExtendedLifetime(arena) { () throws(E) -> R in
-            try body(UnsafeRawBufferPointer(start: output, count: size))
-        }
+        try Self.protobufC.withPacked({ self.write(protobufC: $0) }, body)
     }
 
     /// The message's protobuf wire bytes.
@@ -301,6 +409,19 @@ public struct ProtobufCReader {
         return try M(protobufC: ProtobufCReader(message: pointer, type: M.protobufC, arena: self.arena))
     }
 
+    /// A reader of a singular message field, or nil when absent (for dynamic messages).
+    func messageReader(_ index: Int, type: ProtobufCMessageType) -> ProtobufCReader? {
+        guard let pointer = self.member(index).loadUnaligned(as: UnsafeRawPointer?.self) else { return nil }
+        return ProtobufCReader(message: pointer, type: type, arena: self.arena)
+    }
+
+    /// Readers of a repeated message field's elements (for dynamic messages).
+    func repeatedMessageReaders(_ index: Int, type: ProtobufCMessageType) -> [ProtobufCReader?] {
+        self.repeatedScalar(index, as: UnsafeRawPointer?.self).map { pointer in
+            pointer.map { ProtobufCReader(message: $0, type: type, arena: self.arena) }
+        }
+    }
+
     /// A repeated fixed-size scalar field.
     func repeatedScalar<T: BitwiseCopyable>(_ index: Int, as: T.Type = T.self) -> [T] {
         let count = self.count(index)
@@ -365,15 +486,38 @@ public struct ProtobufCWriter {
     }
 
     /// Allocates and initialises a C message for `value` in `arena` and writes its fields.
-    fileprivate static func build<M: ProtoMessage>(
-        _ value: M, type: ProtobufCMessageType, arena: ProtobufCArena
+    fileprivate static func build(
+        type: ProtobufCMessageType, arena: ProtobufCArena, _ write: (ProtobufCWriter) -> Void
     ) -> UnsafeMutablePointer<ProtobufCMessage> {
         let descriptor = type.descriptor.pointee
         let raw = arena.allocate(descriptor.sizeof_message)
         let message = raw.bindMemory(to: ProtobufCMessage.self, capacity: 1)
         descriptor.message_init(message)
-        value.write(protobufC: ProtobufCWriter(message: raw, type: type, arena: arena))
+        write(ProtobufCWriter(message: raw, type: type, arena: arena))
         return message
+    }
+
+    private static func build<M: ProtoMessage>(
+        _ value: M, type: ProtobufCMessageType, arena: ProtobufCArena
+    ) -> UnsafeMutablePointer<ProtobufCMessage> {
+        self.build(type: type, arena: arena) { value.write(protobufC: $0) }
+    }
+
+    /// A singular message field of `type`, written by `write` (for dynamic messages).
+    func setMessage(_ index: Int, type: ProtobufCMessageType, _ write: (ProtobufCWriter) -> Void) {
+        let built = Self.build(type: type, arena: self.arena, write)
+        self.member(index).storeBytes(of: UnsafeMutableRawPointer(built), as: UnsafeMutableRawPointer?.self)
+        self.markPresent(index)
+    }
+
+    /// A repeated message field of `type` with `count` elements, each written by `write`.
+    func setRepeatedMessage(_ index: Int, type: ProtobufCMessageType, count: Int, _ write: (Int, ProtobufCWriter) -> Void) {
+        self.setArray(index, count: count, element: UnsafeMutableRawPointer?.self) { storage in
+            for offset in 0..<count {
+                let built = Self.build(type: type, arena: self.arena) { write(offset, $0) }
+                (storage + offset).initialize(to: UnsafeMutableRawPointer(built))
+            }
+        }
     }
 
     @inline(__always)

@@ -127,6 +127,33 @@ def main():
     if sys.argv[1:] == ["encode"]:
         print(json.dumps({k: v.SerializeToString().hex() for k, v in sorted(c.items())}))
         return
+    if sys.argv[1:] == ["json-encode"]:
+        from google.protobuf import json_format
+        out = {}
+        for k, v in sorted(c.items()):
+            try:
+                out[k] = json_format.MessageToJson(v, indent=None)
+            except Exception:  # not representable in JSON (e.g. a Timestamp before year 1)
+                out[k] = None
+        print(json.dumps(out))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "json-check":
+        from google.protobuf import json_format
+        with open(sys.argv[2]) as fh:
+            swift = json.load(fh)
+        bad = 0
+        for name, text in sorted(swift.items()):
+            parsed = type(c[name])()
+            try:
+                json_format.Parse(text, parsed)
+            except Exception as e:
+                print("%s: Python cannot parse Swift's JSON %s: %s" % (name, text[:200], e))
+                bad += 1
+                continue
+            if parsed != c[name]:
+                print("%s: Swift's JSON %s parses to %r, expected %r" % (name, text[:300], parsed, c[name]))
+                bad += 1
+        sys.exit(1 if bad else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         with open(sys.argv[2]) as fh:
             swift = json.load(fh)
