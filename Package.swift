@@ -79,6 +79,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            path: "Tests/RPCTests", swiftSettings: swiftSettings),
+            path: "Tests/RPCTests", exclude: ["Interop"], swiftSettings: swiftSettings),
     ]
 )

@@ -89,6 +89,11 @@ final class ClientStream: @unchecked Sendable {
             self.loop.execute {
                 if self.final != nil {
                     continuation.resume()
+                } else if let session = self.connection?.session,
+                    session.pendingOutboundBytes(streamID: self.streamID) < session.settings.outboundLowWatermark
+                {
+                    // Drained while this task was hopping here.
+                    continuation.resume()
                 } else {
                     self.writer = continuation
                 }
