@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C libraries, as the system provides them.
@@ -57,6 +59,25 @@ let package = Package(
             ],
             path: "Shared/RPC", swiftSettings: swiftSettings),
 
+        // What every service shares; for now storage: one SQL seam over SQLite (GRDB) and
+        // PostgreSQL (postgres-nio), group commit, migrations, and the domain error type.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "Model",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/ServiceKit", swiftSettings: swiftSettings),
+
+        // The registry's behaviour on the storage seam, shared by tongxin-registry and tests.
+        .target(
+            name: "RegistryCore", dependencies: ["Model", "ServiceKit"],
+            path: "Services/Registry/Core", swiftSettings: swiftSettings),
+
         // grpc.testing.TestService server and client cases, for interop with stock gRPC.
         .executableTarget(
             name: "Interop",
@@ -80,5 +101,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/RPCTests", exclude: ["Interop"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ServiceKitTests", dependencies: ["ServiceKit"],
+            path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["RegistryCore", "ServiceKit", "Model"],
+            path: "Tests/RegistryTests", swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,124 @@
+import ServiceKit
+
+/// The registry's tables. Each record is kept whole as its protobuf encoding in `body`, with
+/// the columns queries filter, sort and join on beside it; the columns are written from the
+/// record in the same statement, so they never disagree.
+///
+/// Region keys are the 12-digit padded codes (`RegionCode.padded12`): a subtree is a range of
+/// keys (`BETWEEN prefix000… AND prefix999…`), which both engines answer from an index.
+enum RegistrySchema {
+    /// Every step, in order; applied at start by ``RegistryStore/open(_:)``.
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "registry: regions, members, history, negative list, changes") { d in
+            let text = d.textType
+            let blob = d.blobType
+            return [
+                """
+                CREATE TABLE regions (
+                    code \(text) PRIMARY KEY,
+                    region_key \(text) NOT NULL UNIQUE,
+                    parent_code \(text) NOT NULL,
+                    name \(text) NOT NULL,
+                    level INTEGER NOT NULL,
+                    active INTEGER NOT NULL,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX regions_parent ON regions (parent_code, code)",
+                """
+                CREATE TABLE members (
+                    id \(text) PRIMARY KEY,
+                    region_key \(text) NOT NULL,
+                    category INTEGER NOT NULL,
+                    status INTEGER NOT NULL,
+                    name \(text) NOT NULL,
+                    resident_id \(text),
+                    credit_code \(text),
+                    industry_code \(text) NOT NULL,
+                    native_key \(text) NOT NULL,
+                    contact_cadre_id \(text) NOT NULL,
+                    admission_day BIGINT,
+                    exit_day BIGINT,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX members_region ON members (region_key, name, id)",
+                "CREATE INDEX members_name ON members (name, id)",
+                "CREATE INDEX members_native ON members (native_key)",
+                "CREATE INDEX members_credit_code ON members (credit_code)",
+                // A person is registered at most once among members that are not EXITED or
+                // REJECTED (PENDING 1, ACTIVE 2, SUSPENDED 3).
+                "CREATE UNIQUE INDEX members_resident_live ON members (resident_id) WHERE status IN (1, 2, 3)",
+                """
+                CREATE TABLE member_tags (
+                    member_id \(text) NOT NULL,
+                    kind INTEGER NOT NULL,
+                    value \(text) NOT NULL,
+                    PRIMARY KEY (member_id, kind, value)
+                )
+                """,
+                "CREATE INDEX member_tags_value ON member_tags (kind, value, member_id)",
+                """
+                CREATE TABLE history (
+                    id \(text) PRIMARY KEY,
+                    seq BIGINT NOT NULL UNIQUE,
+                    member_id \(text) NOT NULL,
+                    organisation_id \(text) NOT NULL,
+                    event_kind INTEGER NOT NULL,
+                    event_us BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX history_member ON history (member_id, seq)",
+                "CREATE INDEX history_organisation ON history (organisation_id, seq)",
+                """
+                CREATE TABLE negative_list (
+                    id \(text) PRIMARY KEY,
+                    subject_kind INTEGER NOT NULL,
+                    identifier \(text) NOT NULL,
+                    region_key \(text) NOT NULL,
+                    name \(text) NOT NULL,
+                    effective_day BIGINT NOT NULL,
+                    expiry_day BIGINT,
+                    removed INTEGER NOT NULL,
+                    create_us BIGINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX negative_list_identifier ON negative_list (identifier)",
+                """
+                CREATE TABLE idempotency (
+                    caller_id \(text) NOT NULL,
+                    method \(text) NOT NULL,
+                    request_id \(text) NOT NULL,
+                    request \(blob) NOT NULL,
+                    response \(blob) NOT NULL,
+                    create_us BIGINT NOT NULL,
+                    PRIMARY KEY (caller_id, method, request_id)
+                )
+                """,
+                // The change feed (outbox): written in the transaction of the change. The
+                // "changes" counter is incremented by every change, which on PostgreSQL also
+                // locks its row until commit, so sequences follow commit order even across
+                // processes. "history" orders history entries (instants can tie).
+                """
+                CREATE TABLE changes (
+                    sequence BIGINT PRIMARY KEY,
+                    entity_kind INTEGER NOT NULL,
+                    entity_id \(text) NOT NULL,
+                    region_key \(text) NOT NULL,
+                    previous_region_key \(text) NOT NULL,
+                    change_us BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE TABLE counters (name \(text) PRIMARY KEY, value BIGINT NOT NULL)",
+                "INSERT INTO counters (name, value) VALUES ('changes', 0)",
+                "INSERT INTO counters (name, value) VALUES ('history', 0)",
+            ]
+        },
+    ]
+}

@@ -1,0 +1,504 @@
+import Model
+import ServiceKit
+
+extension RegistryStore {
+    /// The paths UpdateMember accepts.
+    static let memberUpdatablePaths: Set<String> = [
+        "region_code", "category", "additional_categories", "name", "gender", "birth_date", "ethnicity_code",
+        "resident_id_number", "mobile", "native_place", "industry_code", "specialties", "employer", "job_title",
+        "education", "political_posts", "contact_cadre_id", "attributes", "democratic_party_details",
+        "intellectual_details", "religious_details", "private_economy_details", "new_social_stratum_details",
+        "overseas_study_details", "compatriot_details", "overseas_chinese_details",
+    ]
+
+    /// CreateMember: registers a person, PENDING (or ACTIVE with `admit`), after checking
+    /// the negative list. A repeated request_id returns the first result.
+    /// - Throws: INVALID_ARGUMENT (naming the field and the rule); NOT_FOUND (region);
+    ///   ALREADY_EXISTS (a live member has the resident ID number; request_id conflict);
+    ///   FAILED_PRECONDITION (negative-list match naming the entry; inactive region).
+    public func createMember(
+        _ request: RegistryV1.CreateMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.CreateMemberResponse {
+        try Validate.requestID(request.requestId)
+        guard let input = request.member else {
+            throw Validate.invalid("member", "required")
+        }
+        let now = self.now()
+        let today = Days.today(now)
+        var member = try Self.validatedMember(input, field: "member", today: today)
+        try Validate.text(request.reason, "reason", 0...512)
+        var admissionDay: Int?
+        if request.admit {
+            try Validate.date(request.admissionDate, "admission_date")
+            let day = request.admissionDate.map(Days.number) ?? today
+            guard day <= today else {
+                throw Validate.invalid("admission_date", "must not be in the future")
+            }
+            admissionDay = day
+        }
+        member.id = Self.newID("m")
+        member.status = request.admit ? .active : .pending
+        member.admissionDate = admissionDay.map(Days.date)
+        member.exitDate = nil
+        member.industryName = ""
+        member.contactCadreName = ""
+        member.personalDataMasked = false
+        member.version = 1
+        member.audit = CommonV1.AuditInfo(
+            createTime: Timestamps.make(now), updateTime: Timestamps.make(now), createdBy: caller.userID,
+            updatedBy: caller.userID)
+        let requestBytes = request.serializedBytes()
+        let created = member
+        return try await self.write { connection in
+            if let previous = try Self.replay(
+                connection, caller: caller, method: "CreateMember", requestID: request.requestId,
+                request: requestBytes, now: now)
+            {
+                return try Self.decode(RegistryV1.CreateMemberResponse.self, previous)
+            }
+            _ = try Self.requireActiveRegion(connection, code: created.regionCode, field: "member.region_code")
+            try Self.requireResidentIDFree(connection, created.residentIdNumber, except: nil)
+            try Self.requireNotListed(connection, member: created, today: today)
+            try Self.storeMember(connection, created, isNew: true)
+            var history = RegistryV1.HistoryEntry(
+                memberId: created.id, eventKind: .created, actorId: caller.userID, actorName: caller.displayName,
+                reason: request.reason, newMemberStatus: .pending, versionAfter: 1)
+            if request.admit {
+                try Self.appendHistory(connection, history, now: now)
+                history = RegistryV1.HistoryEntry(
+                    memberId: created.id, eventKind: .admitted, actorId: caller.userID, actorName: caller.displayName,
+                    reason: request.reason, previousMemberStatus: .pending, newMemberStatus: .active, versionAfter: 1)
+            }
+            try Self.appendHistory(connection, history, now: now)
+            try Self.appendChange(
+                connection,
+                RegistryV1.ChangeEvent(
+                    changeKind: .created, entityKind: .member, entityId: created.id, regionCode: created.regionCode,
+                    actorId: caller.userID, version: 1, member: created),
+                now: now)
+            let response = RegistryV1.CreateMemberResponse(member: created)
+            try Self.remember(
+                connection, caller: caller, method: "CreateMember", requestID: request.requestId,
+                request: requestBytes, response: response.serializedBytes(), now: now)
+            return response
+        }
+    }
+
+    /// GetMember (unmasked: masking is the caller-aware service's job).
+    /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
+    public func getMember(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> RegistryV1.GetMemberResponse {
+        guard !request.memberId.isEmpty else {
+            throw Validate.invalid("member_id", "required")
+        }
+        let id = request.memberId
+        let member = try await self.read { connection in try Self.fetchMember(connection, id: id) }
+        guard let member else {
+            throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+        }
+        return RegistryV1.GetMemberResponse(member: member)
+    }
+
+    /// BatchGetMembers: up to 100 ids in one read; unknown ids come back in missing_ids.
+    /// - Throws: INVALID_ARGUMENT (no ids, more than 100, an empty id).
+    public func batchGetMembers(
+        _ request: RegistryV1.BatchGetMembersRequest
+    ) async throws(ServiceError) -> RegistryV1.BatchGetMembersResponse {
+        guard !request.memberIds.isEmpty, request.memberIds.count <= 100 else {
+            throw Validate.invalid("member_ids", "1–100 ids are required, got \(request.memberIds.count)")
+        }
+        var ids: [String] = []
+        var seen: Set<String> = []
+        for (index, id) in request.memberIds.enumerated() {
+            guard !id.isEmpty else {
+                throw Validate.invalid("member_ids[\(index)]", "must not be empty")
+            }
+            if seen.insert(id).inserted {
+                ids.append(id)
+            }
+        }
+        let wanted = ids
+        return try await self.read { connection in
+            let marks = Array(repeating: "?", count: wanted.count).joined(separator: ", ")
+            let rows = try connection.query(
+                "SELECT id, body FROM members WHERE id IN (\(marks))", wanted.map { .text($0) })
+            var found: [String: RegistryV1.Member] = [:]
+            for row in rows {
+                found[row.string(0)] = try Self.decode(RegistryV1.Member.self, row.bytes(1))
+            }
+            var response = RegistryV1.BatchGetMembersResponse()
+            for id in wanted {
+                if let member = found[id] {
+                    response.members.append(member)
+                } else {
+                    response.missingIds.append(id)
+                }
+            }
+            return response
+        }
+    }
+
+    /// UpdateMember (AIP-134): changes the masked paths, checks the version, appends an
+    /// UPDATED or REGION_CHANGED history entry and a change event.
+    /// - Throws: INVALID_ARGUMENT (empty mask, a path not updatable, a malformed value);
+    ///   NOT_FOUND; ALREADY_EXISTS (resident ID number in use); ABORTED (stale version, with
+    ///   the current one); FAILED_PRECONDITION (member EXITED or REJECTED; negative list).
+    public func updateMember(
+        _ request: RegistryV1.UpdateMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.UpdateMemberResponse {
+        guard let input = request.member else {
+            throw Validate.invalid("member", "required")
+        }
+        guard !input.id.isEmpty else {
+            throw Validate.invalid("member.id", "required")
+        }
+        try Validate.version(input.version, "member.version")
+        let paths = request.updateMask?.paths ?? []
+        guard !paths.isEmpty else {
+            throw Validate.invalid("update_mask", "must name at least one path", "INVALID_UPDATE_MASK")
+        }
+        for (index, path) in paths.enumerated() where !Self.memberUpdatablePaths.contains(path) {
+            throw Validate.invalid(
+                "update_mask.paths[\(index)]", "\"\(path)\" cannot be updated", "INVALID_UPDATE_MASK")
+        }
+        try Validate.text(request.reason, "reason", 0...512)
+        let now = self.now()
+        let today = Days.today(now)
+        let changed = Array(Set(paths)).sorted()
+        return try await self.write { connection in
+            guard var member = try Self.fetchMember(connection, id: input.id) else {
+                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: input.id)
+            }
+            guard member.version == input.version else {
+                throw ServiceError.aborted(currentVersion: member.version)
+            }
+            guard member.status != .exited && member.status != .rejected else {
+                throw ServiceError.failedPrecondition(
+                    reason: "member is \(member.status) and can no longer change", subject: "member",
+                    errorReason: "INVALID_STATE_TRANSITION")
+            }
+            let previous = member
+            for path in changed {
+                Self.copy(path, from: input, to: &member)
+            }
+            var validated = try Self.validatedMember(member, field: "member", today: today)
+            validated.id = previous.id
+            validated.status = previous.status
+            validated.version = previous.version + 1
+            validated.audit?.updateTime = Timestamps.make(now)
+            validated.audit?.updatedBy = caller.userID
+            if validated.regionCode != previous.regionCode {
+                _ = try Self.requireActiveRegion(connection, code: validated.regionCode, field: "member.region_code")
+            }
+            if validated.residentIdNumber != previous.residentIdNumber {
+                try Self.requireResidentIDFree(connection, validated.residentIdNumber, except: previous.id)
+                try Self.requireNotListed(connection, member: validated, today: today)
+            }
+            try Self.storeMember(connection, validated, isNew: false)
+            let moved = validated.regionCode != previous.regionCode
+            try Self.appendHistory(
+                connection,
+                RegistryV1.HistoryEntry(
+                    memberId: validated.id, eventKind: moved ? .regionChanged : .updated, actorId: caller.userID,
+                    actorName: caller.displayName, reason: request.reason, changedPaths: changed,
+                    versionAfter: validated.version),
+                now: now)
+            try Self.appendChange(
+                connection,
+                RegistryV1.ChangeEvent(
+                    changeKind: .updated, entityKind: .member, entityId: validated.id,
+                    regionCode: validated.regionCode, previousRegionCode: moved ? previous.regionCode : "",
+                    actorId: caller.userID, version: validated.version, changedPaths: changed, member: validated),
+                now: now)
+            return RegistryV1.UpdateMemberResponse(member: validated)
+        }
+    }
+
+    /// AdmitMember (认定): PENDING → ACTIVE after checking the negative list again.
+    /// - Throws: INVALID_ARGUMENT (reason empty, admission_date in the future); NOT_FOUND;
+    ///   ABORTED; FAILED_PRECONDITION (not PENDING; negative-list match).
+    public func admitMember(
+        _ request: RegistryV1.AdmitMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.AdmitMemberResponse {
+        try Validate.date(request.admissionDate, "admission_date")
+        let today = Days.today(self.now())
+        let day = request.admissionDate.map(Days.number) ?? today
+        guard day <= today else {
+            throw Validate.invalid("admission_date", "must not be in the future")
+        }
+        let member = try await self.transition(
+            id: request.memberId, version: request.version, reason: request.reason, caller: caller,
+            from: [.pending], to: .active, event: .admitted, checkNegativeList: true
+        ) { member, _ in
+            member.admissionDate = Days.date(day)
+        }
+        return RegistryV1.AdmitMemberResponse(member: member)
+    }
+
+    /// RejectMember: PENDING → REJECTED (final).
+    /// - Throws: INVALID_ARGUMENT (reason empty); NOT_FOUND; ABORTED; FAILED_PRECONDITION.
+    public func rejectMember(
+        _ request: RegistryV1.RejectMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.RejectMemberResponse {
+        let member = try await self.transition(
+            id: request.memberId, version: request.version, reason: request.reason, caller: caller,
+            from: [.pending], to: .rejected, event: .rejected, checkNegativeList: false
+        ) { _, _ in }
+        return RegistryV1.RejectMemberResponse(member: member)
+    }
+
+    /// SuspendMember: ACTIVE → SUSPENDED with a coded reason.
+    /// - Throws: INVALID_ARGUMENT (suspension_reason unspecified, reason empty); NOT_FOUND;
+    ///   ABORTED; FAILED_PRECONDITION (not ACTIVE).
+    public func suspendMember(
+        _ request: RegistryV1.SuspendMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.SuspendMemberResponse {
+        guard Validate.known(request.suspensionReason) else {
+            throw Validate.invalid("suspension_reason", "required")
+        }
+        let coded = request.suspensionReason
+        let member = try await self.transition(
+            id: request.memberId, version: request.version, reason: request.reason, caller: caller,
+            from: [.active], to: .suspended, event: .suspended, checkNegativeList: false
+        ) { _, entry in
+            entry.suspensionReason = coded
+        }
+        return RegistryV1.SuspendMemberResponse(member: member)
+    }
+
+    /// ReinstateMember: SUSPENDED → ACTIVE after checking the negative list again.
+    /// - Throws: INVALID_ARGUMENT (reason empty); NOT_FOUND; ABORTED; FAILED_PRECONDITION.
+    public func reinstateMember(
+        _ request: RegistryV1.ReinstateMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.ReinstateMemberResponse {
+        let member = try await self.transition(
+            id: request.memberId, version: request.version, reason: request.reason, caller: caller,
+            from: [.suspended], to: .active, event: .reinstated, checkNegativeList: true
+        ) { _, _ in }
+        return RegistryV1.ReinstateMemberResponse(member: member)
+    }
+
+    /// ExitMember (退出): ACTIVE or SUSPENDED → EXITED (final).
+    /// - Throws: INVALID_ARGUMENT (exit_reason unspecified, reason empty, exit_date in the
+    ///   future); NOT_FOUND; ABORTED; FAILED_PRECONDITION (EXITED, REJECTED or PENDING).
+    public func exitMember(
+        _ request: RegistryV1.ExitMemberRequest, caller: Caller
+    ) async throws(ServiceError) -> RegistryV1.ExitMemberResponse {
+        guard Validate.known(request.exitReason) else {
+            throw Validate.invalid("exit_reason", "required")
+        }
+        try Validate.date(request.exitDate, "exit_date")
+        let today = Days.today(self.now())
+        let day = request.exitDate.map(Days.number) ?? today
+        guard day <= today else {
+            throw Validate.invalid("exit_date", "must not be in the future")
+        }
+        let coded = request.exitReason
+        let member = try await self.transition(
+            id: request.memberId, version: request.version, reason: request.reason, caller: caller,
+            from: [.active, .suspended], to: .exited, event: .exited, checkNegativeList: false
+        ) { member, entry in
+            member.exitDate = Days.date(day)
+            entry.exitReason = coded
+        }
+        return RegistryV1.ExitMemberResponse(member: member)
+    }
+
+    /// One lifecycle transition: version check, state check, optional negative-list check,
+    /// the change, its history entry and its change event, in one transaction.
+    private func transition(
+        id: String, version: Int64, reason: String, caller: Caller, from: Set<RegistryV1.MemberStatus>,
+        to: RegistryV1.MemberStatus, event: RegistryV1.HistoryEventKind, checkNegativeList: Bool,
+        change: @escaping @Sendable (inout RegistryV1.Member, inout RegistryV1.HistoryEntry) -> Void
+    ) async throws(ServiceError) -> RegistryV1.Member {
+        guard !id.isEmpty else {
+            throw Validate.invalid("member_id", "required")
+        }
+        try Validate.version(version)
+        try Validate.text(reason, "reason", 1...512)
+        let now = self.now()
+        let today = Days.today(now)
+        return try await self.write { connection in
+            guard var member = try Self.fetchMember(connection, id: id) else {
+                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+            }
+            guard member.version == version else {
+                throw ServiceError.aborted(currentVersion: member.version)
+            }
+            guard from.contains(member.status) else {
+                throw ServiceError.failedPrecondition(
+                    reason: "cannot go from \(member.status) to \(to)", subject: "member \(id)",
+                    errorReason: "INVALID_STATE_TRANSITION")
+            }
+            if checkNegativeList {
+                try Self.requireNotListed(connection, member: member, today: today)
+            }
+            let previousStatus = member.status
+            member.status = to
+            member.version += 1
+            member.audit?.updateTime = Timestamps.make(now)
+            member.audit?.updatedBy = caller.userID
+            var entry = RegistryV1.HistoryEntry(
+                memberId: id, eventKind: event, actorId: caller.userID, actorName: caller.displayName, reason: reason,
+                previousMemberStatus: previousStatus, newMemberStatus: to, versionAfter: member.version)
+            change(&member, &entry)
+            try Self.storeMember(connection, member, isNew: false)
+            try Self.appendHistory(connection, entry, now: now)
+            try Self.appendChange(
+                connection,
+                RegistryV1.ChangeEvent(
+                    changeKind: .statusChanged, entityKind: .member, entityId: id, regionCode: member.regionCode,
+                    actorId: caller.userID, version: member.version, member: member),
+                now: now)
+            return member
+        }
+    }
+
+    /// ListMemberHistory, newest first.
+    /// - Throws: INVALID_ARGUMENT (member_id empty, bad page_size or page_token); NOT_FOUND.
+    public func listMemberHistory(
+        _ request: RegistryV1.ListMemberHistoryRequest
+    ) async throws(ServiceError) -> RegistryV1.ListMemberHistoryResponse {
+        guard !request.memberId.isEmpty else {
+            throw Validate.invalid("member_id", "required")
+        }
+        let pageSize = try Validate.pageSize(request.pageSize)
+        let kinds = request.eventKinds.map { Int64($0.rawValue) }
+        let fingerprint = PageToken.fingerprint(["history", request.memberId] + kinds.map(String.init))
+        let after = try PageToken.decode(request.pageToken, fingerprint: fingerprint, keys: 1)
+        let id = request.memberId
+        return try await self.read { connection in
+            guard try connection.queryOne("SELECT 1 FROM members WHERE id = ?", [.text(id)]) != nil else {
+                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+            }
+            var sql = "SELECT seq, body FROM history WHERE member_id = ?"
+            var parameters: [SQLValue] = [.text(id)]
+            if !kinds.isEmpty {
+                sql += " AND event_kind IN (\(Array(repeating: "?", count: kinds.count).joined(separator: ", ")))"
+                parameters += kinds.map { .integer($0) }
+            }
+            if let after {
+                sql += " AND seq < ?"
+                parameters.append(.integer(Int64(after[0]) ?? 0))
+            }
+            sql += " ORDER BY seq DESC LIMIT ?"
+            parameters.append(.int(pageSize + 1))
+            let rows = try connection.query(sql, parameters)
+            var response = RegistryV1.ListMemberHistoryResponse()
+            for row in rows.prefix(pageSize) {
+                response.entries.append(try Self.decode(RegistryV1.HistoryEntry.self, row.bytes(1)))
+            }
+            if rows.count > pageSize {
+                let last = rows[pageSize - 1]
+                response.nextPageToken = PageToken.encode(fingerprint: fingerprint, keys: [String(last.int64(0))])
+            }
+            return response
+        }
+    }
+
+    // MARK: - Rows
+
+    static func fetchMember(_ connection: any SQLConnection, id: String) throws -> RegistryV1.Member? {
+        guard let row = try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)]) else {
+            return nil
+        }
+        return try Self.decode(RegistryV1.Member.self, row.bytes(0))
+    }
+
+    /// Writes the member's row and its tag rows (categories, specialties).
+    static func storeMember(_ connection: any SQLConnection, _ member: RegistryV1.Member, isNew: Bool) throws {
+        let values: [SQLValue] = [
+            .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
+            .integer(Int64(member.status.rawValue)), .text(member.name),
+            member.residentIdNumber.isEmpty ? .null : .text(member.residentIdNumber),
+            (member.privateEconomyDetails?.unifiedSocialCreditCode ?? "").isEmpty
+                ? .null : .text(member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""),
+            .text(member.industryCode), .text(RegionKeys.key(member.nativePlace?.regionCode ?? "")),
+            .text(member.contactCadreId), member.admissionDate.map { .int(Days.number($0)) } ?? .null,
+            member.exitDate.map { .int(Days.number($0)) } ?? .null, .integer(member.version),
+            .blob(member.serializedBytes()), .text(member.id),
+        ]
+        if isNew {
+            try connection.execute(
+                """
+                INSERT INTO members (region_key, category, status, name, resident_id, credit_code, industry_code,
+                    native_key, contact_cadre_id, admission_day, exit_day, version, body, id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, values)
+        } else {
+            try connection.execute(
+                """
+                UPDATE members SET region_key = ?, category = ?, status = ?, name = ?, resident_id = ?,
+                    credit_code = ?, industry_code = ?, native_key = ?, contact_cadre_id = ?, admission_day = ?, exit_day = ?,
+                    version = ?, body = ?
+                WHERE id = ?
+                """, values)
+            try connection.execute("DELETE FROM member_tags WHERE member_id = ?", [.text(member.id)])
+        }
+        var tags: [(Int64, String)] = []
+        for category in Set([member.category] + member.additionalCategories) {
+            tags.append((1, String(category.rawValue)))
+        }
+        for specialty in Set(member.specialties) {
+            tags.append((2, specialty))
+        }
+        for (kind, value) in tags {
+            try connection.execute(
+                "INSERT INTO member_tags (member_id, kind, value) VALUES (?, ?, ?)",
+                [.text(member.id), .integer(kind), .text(value)])
+        }
+    }
+
+    /// A live member (PENDING, ACTIVE, SUSPENDED) already holding the number is ALREADY_EXISTS.
+    static func requireResidentIDFree(_ connection: any SQLConnection, _ number: String, except id: String?) throws {
+        guard !number.isEmpty else {
+            return
+        }
+        let row = try connection.queryOne(
+            "SELECT id FROM members WHERE resident_id = ? AND status IN (1, 2, 3) AND id <> ?",
+            [.text(number), .text(id ?? "")])
+        if row != nil {
+            throw ServiceError.alreadyExists(
+                resource: "tongxin.registry.v1.Member", name: "resident_id_number " + Self.maskedID(number))
+        }
+    }
+
+    static func maskedID(_ number: String) -> String {
+        guard number.count == 18 else {
+            return String(repeating: "*", count: number.count)
+        }
+        return String(number.prefix(6)) + String(repeating: "*", count: 8) + String(number.suffix(4))
+    }
+
+    /// Copies one updatable path of `source` into `target`.
+    static func copy(_ path: String, from source: RegistryV1.Member, to target: inout RegistryV1.Member) {
+        switch path {
+        case "region_code": target.regionCode = source.regionCode
+        case "category": target.category = source.category
+        case "additional_categories": target.additionalCategories = source.additionalCategories
+        case "name": target.name = source.name
+        case "gender": target.gender = source.gender
+        case "birth_date": target.birthDate = source.birthDate
+        case "ethnicity_code": target.ethnicityCode = source.ethnicityCode
+        case "resident_id_number": target.residentIdNumber = source.residentIdNumber
+        case "mobile": target.mobile = source.mobile
+        case "native_place": target.nativePlace = source.nativePlace
+        case "industry_code": target.industryCode = source.industryCode
+        case "specialties": target.specialties = source.specialties
+        case "employer": target.employer = source.employer
+        case "job_title": target.jobTitle = source.jobTitle
+        case "education": target.education = source.education
+        case "political_posts": target.politicalPosts = source.politicalPosts
+        case "contact_cadre_id": target.contactCadreId = source.contactCadreId
+        case "attributes": target.attributes = source.attributes
+        case "democratic_party_details": target.democraticPartyDetails = source.democraticPartyDetails
+        case "intellectual_details": target.intellectualDetails = source.intellectualDetails
+        case "religious_details": target.religiousDetails = source.religiousDetails
+        case "private_economy_details": target.privateEconomyDetails = source.privateEconomyDetails
+        case "new_social_stratum_details": target.newSocialStratumDetails = source.newSocialStratumDetails
+        case "overseas_study_details": target.overseasStudyDetails = source.overseasStudyDetails
+        case "compatriot_details": target.compatriotDetails = source.compatriotDetails
+        case "overseas_chinese_details": target.overseasChineseDetails = source.overseasChineseDetails
+        default: break
+        }
+    }
+}

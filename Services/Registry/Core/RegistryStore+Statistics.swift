@@ -1,0 +1,143 @@
+import Model
+import ServiceKit
+
+extension RegistryStore {
+    /// GetRegistryStatistics: member figures by category for a region and its descendants
+    /// down to `depth` levels, each row rolled up over its subtree, plus the township and
+    /// village totals. One grouped index-range scan per prefix length serves every row of
+    /// that length, so a province costs a few scans, not one per region.
+    ///
+    /// Organisation, coverage and contact figures stay 0 until those records arrive.
+    /// - Throws: INVALID_ARGUMENT (region_code malformed, depth outside 0–2, bad
+    ///   as_of_date); NOT_FOUND (region).
+    public func registryStatistics(
+        _ request: RegistryV1.GetRegistryStatisticsRequest
+    ) async throws(ServiceError) -> RegistryV1.GetRegistryStatisticsResponse {
+        let root = try Validate.regionCode(request.regionCode, "region_code")
+        guard (0...2).contains(request.depth) else {
+            throw Validate.invalid("depth", "must be 0, 1 or 2")
+        }
+        try Validate.date(request.asOfDate, "as_of_date")
+        let now = self.now()
+        let year = request.year == 0 ? Int(Days.date(Days.today(now)).year) : Int(request.year)
+        guard (1900...2200).contains(year) else {
+            throw Validate.invalid("year", "must be 1900–2200 or 0")
+        }
+        let yearStart = Days.number(year: year, month: 1, day: 1)
+        let yearEnd = Days.number(year: year, month: 12, day: 31)
+        let depth = Int(request.depth)
+        return try await self.read { connection in
+            guard let rootRegion = try Self.fetchRegion(connection, code: root.code) else {
+                throw ServiceError.notFound(resource: "tongxin.registry.v1.Region", name: root.code)
+            }
+            var regions = [rootRegion]
+            var level = [rootRegion]
+            for _ in 0..<depth {
+                var next: [RegistryV1.Region] = []
+                for parent in level {
+                    let rows = try connection.query(
+                        "SELECT body FROM regions WHERE parent_code = ? AND active = 1 ORDER BY code",
+                        [.text(parent.code)])
+                    next += try rows.map { try Self.decode(RegistryV1.Region.self, $0.bytes(0)) }
+                }
+                regions += next
+                level = next
+            }
+            let (low, high) = RegionKeys.subtree(root)
+            var figures: [String: RegistryV1.RegionStatistics] = [:]
+            var categoryFigures: [String: [Int32: RegistryV1.CategoryCount]] = [:]
+            let lengths = Set(regions.map { ((try? RegionCode(validating: $0.code)).map(RegionKeys.prefix) ?? $0.code).count })
+            for length in lengths {
+                let group = "substr(region_key, 1, \(length))"
+                func category(_ prefix: String, _ raw: Int64) -> RegistryV1.CategoryCount {
+                    categoryFigures[prefix]?[Int32(raw)]
+                        ?? RegistryV1.CategoryCount(category: RegistryV1.MemberCategory(rawValue: Int32(raw)))
+                }
+                for row in try connection.query(
+                    """
+                    SELECT \(group), category, status, COUNT(*) FROM members
+                    WHERE region_key BETWEEN ? AND ? GROUP BY \(group), category, status
+                    """, [.text(low), .text(high)])
+                {
+                    let prefix = row.string(0)
+                    let count = Int32(row.int64(3))
+                    var figure = figures[prefix] ?? RegistryV1.RegionStatistics()
+                    var byCategory = category(prefix, row.int64(1))
+                    switch RegistryV1.MemberStatus(rawValue: Int32(row.int64(2))) {
+                    case .active:
+                        figure.activeMembers += count
+                        byCategory.activeMembers += count
+                    case .pending:
+                        figure.pendingMembers += count
+                        byCategory.pendingMembers += count
+                    case .suspended:
+                        figure.suspendedMembers += count
+                        byCategory.suspendedMembers += count
+                    default:
+                        break
+                    }
+                    figures[prefix] = figure
+                    categoryFigures[prefix, default: [:]][Int32(row.int64(1))] = byCategory
+                }
+                for row in try connection.query(
+                    """
+                    SELECT \(group), category, COUNT(*) FROM members
+                    WHERE region_key BETWEEN ? AND ? AND status = 4 AND exit_day BETWEEN ? AND ?
+                    GROUP BY \(group), category
+                    """, [.text(low), .text(high), .int(yearStart), .int(yearEnd)])
+                {
+                    let prefix = row.string(0)
+                    let count = Int32(row.int64(2))
+                    figures[prefix, default: RegistryV1.RegionStatistics()].exitedMembers += count
+                    var byCategory = category(prefix, row.int64(1))
+                    byCategory.exitedMembers += count
+                    categoryFigures[prefix, default: [:]][Int32(row.int64(1))] = byCategory
+                }
+                let memberGroup = "substr(m.region_key, 1, \(length))"
+                for row in try connection.query(
+                    """
+                    SELECT \(memberGroup), t.value, COUNT(*) FROM members m
+                    JOIN member_tags t ON t.member_id = m.id AND t.kind = 1
+                    WHERE m.region_key BETWEEN ? AND ? AND m.status = 2
+                    GROUP BY \(memberGroup), t.value
+                    """, [.text(low), .text(high)])
+                {
+                    let prefix = row.string(0)
+                    let raw = Int64(row.string(1)) ?? 0
+                    var byCategory = category(prefix, raw)
+                    byCategory.activeMembersAny += Int32(row.int64(2))
+                    categoryFigures[prefix, default: [:]][Int32(raw)] = byCategory
+                }
+                for row in try connection.query(
+                    """
+                    SELECT \(group), level, COUNT(*) FROM regions
+                    WHERE region_key BETWEEN ? AND ? AND active = 1 AND level IN (4, 5)
+                    GROUP BY \(group), level
+                    """, [.text(low), .text(high)])
+                {
+                    let prefix = row.string(0)
+                    if row.int64(1) == 4 {
+                        figures[prefix, default: RegistryV1.RegionStatistics()].townshipsTotal += Int32(row.int64(2))
+                    } else {
+                        figures[prefix, default: RegistryV1.RegionStatistics()].villagesTotal += Int32(row.int64(2))
+                    }
+                }
+            }
+            var response = RegistryV1.GetRegistryStatisticsResponse(computeTime: Timestamps.make(now))
+            let ordered = [regions[0]] + regions.dropFirst().sorted { $0.code < $1.code }
+            for region in ordered {
+                let prefix = (try? RegionCode(validating: region.code)).map(RegionKeys.prefix) ?? region.code
+                var figure = figures[prefix] ?? RegistryV1.RegionStatistics()
+                figure.region = CommonV1.RegionKey(regionCode: region.code, regionName: region.name, level: region.level)
+                figure.categories = (categoryFigures[prefix] ?? [:]).values
+                    .filter {
+                        $0.activeMembers + $0.activeMembersAny + $0.pendingMembers + $0.suspendedMembers
+                            + $0.exitedMembers > 0
+                    }
+                    .sorted { $0.category.rawValue < $1.category.rawValue }
+                response.regions.append(figure)
+            }
+            return response
+        }
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import Model
+import ServiceKit
+
+/// Who is calling: filled by the RPC layer from the call's authentication, never from
+/// request fields. The store records it in audit fields, history and the change feed.
+public struct Caller: Sendable, Hashable {
+    /// The caller's user id.
+    public var userID: String
+    /// The caller's display name, kept in history entries.
+    public var displayName: String
+
+    /// A caller with `userID` and `displayName` (defaults to the id).
+    public init(userID: String, displayName: String? = nil) {
+        self.userID = userID
+        self.displayName = displayName ?? userID
+    }
+}
+
+/// The membership registry's behaviour on a ``SQLDatabase``: regions, members and their
+/// lifecycle and history, the negative list, statistics and the change feed. Takes and
+/// returns the generated `RegistryV1` messages of the RPCs, so the gRPC service is a thin
+/// mapping; fails with ``ServiceError`` only.
+///
+/// Every write runs in one transaction with its history entries, its change-feed events and
+/// its idempotency record, and returns once that transaction is on disk.
+public final class RegistryStore: Sendable {
+    /// The database, opened with ``migrations``.
+    public let database: any SQLDatabase
+
+    /// Microseconds since 1970 UTC; the wall clock unless a test sets another.
+    let now: @Sendable () -> Int64
+
+    /// The schema's steps, for opening the database: `SQLiteDatabase(path:migrations:)` or
+    /// `PostgreSQLDatabase(url:migrations:)`.
+    public static var migrations: [Migration] { RegistrySchema.migrations }
+
+    /// A store on `database`, which must have been opened with ``migrations``.
+    /// - Parameter now: the clock, microseconds since 1970 UTC.
+    public init(database: any SQLDatabase, now: @escaping @Sendable () -> Int64 = WallClock.nowMicroseconds) {
+        self.database = database
+        self.now = now
+    }
+
+    /// Runs `body` in a read transaction, turning every failure into a ``ServiceError``.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws(ServiceError) -> T {
+        do {
+            return try await self.database.read(body)
+        } catch {
+            throw ServiceError.from(error)
+        }
+    }
+
+    /// Runs `body` in a group-committed write, turning every failure into a ``ServiceError``.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws(ServiceError) -> T {
+        do {
+            return try await self.database.write(body)
+        } catch {
+            throw ServiceError.from(error)
+        }
+    }
+}
+
+// MARK: - Shared steps of writes
+
+extension RegistryStore {
+    /// A new opaque id: `prefix` and 20 random lower-case hex digits.
+    static func newID(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = (generator.next() as UInt64) & 0xF_FFFF
+        return prefix + Self.hex(high, width: 16) + Self.hex(low, width: 4)
+    }
+
+    private static func hex(_ value: UInt64, width: Int) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    /// The response of an earlier call with the same caller, method and request_id, or nil.
+    /// - Throws: ``ServiceError/alreadyExists(resource:name:errorReason:)`` with
+    ///   REQUEST_ID_CONFLICT when the earlier request differs.
+    static func replay(
+        _ connection: any SQLConnection, caller: Caller, method: String, requestID: String, request: [UInt8],
+        now: Int64
+    ) throws -> [UInt8]? {
+        guard
+            let row = try connection.queryOne(
+                "SELECT request, response, create_us FROM idempotency WHERE caller_id = ? AND method = ? AND request_id = ?",
+                [.text(caller.userID), .text(method), .text(requestID)])
+        else {
+            return nil
+        }
+        // Older than 24 hours: forgotten, the id may be used again.
+        if row.int64(2) < now - 86_400_000_000 {
+            try connection.execute(
+                "DELETE FROM idempotency WHERE caller_id = ? AND method = ? AND request_id = ?",
+                [.text(caller.userID), .text(method), .text(requestID)])
+            return nil
+        }
+        guard row.bytes(0) == request else {
+            throw ServiceError.alreadyExists(resource: "request_id", name: requestID, errorReason: "REQUEST_ID_CONFLICT")
+        }
+        return row.bytes(1)
+    }
+
+    /// Records `response` as the result of the request, for ``replay(_:caller:method:requestID:request:now:)``.
+    static func remember(
+        _ connection: any SQLConnection, caller: Caller, method: String, requestID: String, request: [UInt8],
+        response: [UInt8], now: Int64
+    ) throws {
+        try connection.execute(
+            """
+            INSERT INTO idempotency (caller_id, method, request_id, request, response, create_us)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [.text(caller.userID), .text(method), .text(requestID), .blob(request), .blob(response), .integer(now)])
+    }
+
+    /// Appends `event` to the change feed, giving it the next sequence number and its time.
+    @discardableResult
+    static func appendChange(_ connection: any SQLConnection, _ event: RegistryV1.ChangeEvent, now: Int64) throws -> Int64 {
+        var event = event
+        event.sequence = try Self.next(connection, counter: "changes")
+        event.changeTime = Timestamps.make(now)
+        try connection.execute(
+            """
+            INSERT INTO changes (sequence, entity_kind, entity_id, region_key, previous_region_key, change_us, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(event.sequence), .integer(Int64(event.entityKind.rawValue)), .text(event.entityId),
+                .text(RegionKeys.key(event.regionCode)), .text(RegionKeys.key(event.previousRegionCode)),
+                .integer(now), .blob(event.serializedBytes()),
+            ])
+        return event.sequence
+    }
+
+    /// Appends `entry` to the history, with a new id and `now` as its time.
+    static func appendHistory(_ connection: any SQLConnection, _ entry: RegistryV1.HistoryEntry, now: Int64) throws {
+        var entry = entry
+        entry.id = Self.newID("h")
+        entry.eventTime = Timestamps.make(now)
+        let sequence = try Self.next(connection, counter: "history")
+        try connection.execute(
+            """
+            INSERT INTO history (id, seq, member_id, organisation_id, event_kind, event_us, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(entry.id), .integer(sequence), .text(entry.memberId), .text(entry.organisationId),
+                .integer(Int64(entry.eventKind.rawValue)), .integer(now), .blob(entry.serializedBytes()),
+            ])
+    }
+
+    /// The next value of a counter row (1, 2, 3 …), locked on PostgreSQL until commit.
+    static func next(_ connection: any SQLConnection, counter: String) throws -> Int64 {
+        guard
+            let row = try connection.queryOne(
+                "UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", [.text(counter)])
+        else {
+            throw ServiceError.internal(cause: "counter \(counter) missing")
+        }
+        return row.int64(0)
+    }
+
+    /// Decodes a stored record.
+    static func decode<M: ProtoMessage>(_ type: M.Type, _ bytes: [UInt8]) throws -> M {
+        do {
+            return try M(serializedBytes: bytes)
+        } catch {
+            throw ServiceError.internal(cause: "stored \(M.protoMessageName) does not decode: \(error)")
+        }
+    }
+}
+
+/// Instants as the store keeps them (microseconds since 1970 UTC) and as messages carry them.
+enum Timestamps {
+    static func make(_ microseconds: Int64) -> GoogleProtobuf.Timestamp {
+        let seconds = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let rest = microseconds - seconds * 1_000_000
+        return GoogleProtobuf.Timestamp(seconds: seconds, nanos: Int32(rest * 1000))
+    }
+
+    static func microseconds(_ timestamp: GoogleProtobuf.Timestamp) -> Int64 {
+        timestamp.seconds * 1_000_000 + Int64(timestamp.nanos / 1000)
+    }
+}
+
+/// Region codes as keys: the 12-digit padded form, and the key range of a subtree.
+enum RegionKeys {
+    /// The 12-digit key of a valid code, or "" for "" or a malformed code.
+    static func key(_ code: String) -> String {
+        guard !code.isEmpty, let region = try? RegionCode(validating: code) else {
+            return ""
+        }
+        return region.padded12
+    }
+
+    /// The significant digits of a region's subtree: 2 for a province, 4 for a city, 6 for a
+    /// county, 9 for a township, 12 for a village.
+    static func prefixLength(_ level: RegionLevel) -> Int {
+        switch level {
+        case .province:
+            return 2
+        case .city:
+            return 4
+        case .county:
+            return 6
+        case .township:
+            return 9
+        case .village:
+            return 12
+        }
+    }
+
+    /// The inclusive key range of `region`'s subtree.
+    static func subtree(_ region: RegionCode) -> (low: String, high: String) {
+        let prefix = String(region.padded12.prefix(Self.prefixLength(region.level)))
+        let rest = 12 - prefix.count
+        return (prefix + String(repeating: "0", count: rest), prefix + String(repeating: "9", count: rest))
+    }
+
+    /// The shorter subtree prefix of `region` (its significant digits).
+    static func prefix(_ region: RegionCode) -> String {
+        String(region.padded12.prefix(Self.prefixLength(region.level)))
+    }
+}
+
+/// Calendar days as numbers (days since 1970-01-01), for the dates the store compares.
+enum Days {
+    /// Howard Hinnant's days_from_civil.
+    static func number(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func number(_ date: CommonV1.Date) -> Int {
+        Self.number(year: Int(date.year), month: Int(date.month), day: Int(date.day))
+    }
+
+    /// civil_from_days.
+    static func date(_ days: Int) -> CommonV1.Date {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return CommonV1.Date(year: Int32(year), month: Int32(month), day: Int32(day))
+    }
+
+    /// The day number in China Standard Time at `microseconds` since 1970 UTC.
+    static func today(_ microseconds: Int64) -> Int {
+        let seconds = Int(microseconds / 1_000_000) + CalendarDate.chinaStandardTimeOffset
+        return seconds >= 0 ? seconds / 86_400 : -((-seconds + 86_399) / 86_400)
+    }
+
+    /// Whether `date` names a real day in 1900–2200.
+    static func isValid(_ date: CommonV1.Date) -> Bool {
+        (1900...2200).contains(date.year)
+            && (try? CalendarDate(year: Int(date.year), month: Int(date.month), day: Int(date.day))) != nil
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// PostgreSQL through postgres-nio.
+///
+/// Reads lease a connection from a `PostgresClient` pool and run their closure on a thread of
+/// a dedicated `NIOThreadPool`, where each statement is one round trip; the closure's thread
+/// is not one of Swift's cooperative threads, so blocking on the round trip is harmless.
+/// Writes go through one ``GroupCommitWriter`` on its own connection: many concurrent callers
+/// share one transaction and one WAL flush, and commit order equals change-feed order.
+public final class PostgreSQLDatabase: SQLDatabase {
+    /// Always ``SQLDialect/postgres``.
+    public let dialect = SQLDialect.postgres
+
+    private let client: PostgresClient
+    private let clientTask: Task<Void, Never>
+    private let threadPool: NIOThreadPool
+    private let writer: GroupCommitWriter
+    private let logger: Logger
+
+    /// Where to connect: parsed from `postgres://user[:password]@host[:port]/database`.
+    public struct Endpoint: Sendable, Hashable {
+        /// Host name or address.
+        public var host: String
+        /// TCP port.
+        public var port: Int
+        /// User name.
+        public var username: String
+        /// Password, if any.
+        public var password: String?
+        /// Database name.
+        public var database: String
+
+        /// Parses `url` (`postgres://` or `postgresql://`).
+        /// - Throws: ``StorageError/connectionFailed(detail:)`` when it is not such a URL.
+        public init(url: String) throws {
+            guard let components = URLComponents(string: url),
+                components.scheme == "postgres" || components.scheme == "postgresql",
+                let host = components.host, !host.isEmpty
+            else {
+                throw StorageError.connectionFailed(detail: "not a postgres:// URL")
+            }
+            self.host = host
+            self.port = components.port ?? 5432
+            self.username = components.user ?? "postgres"
+            self.password = components.password
+            let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+            self.database = path.isEmpty ? self.username : path
+        }
+    }
+
+    /// Connects to `url`, applies `migrations` not yet applied, and starts the pool.
+    /// - Parameters:
+    ///   - url: `postgres://user[:password]@host[:port]/database` (no TLS: a local or
+    ///     private-network server).
+    ///   - migrations: the schema's versioned steps.
+    ///   - maximumConnections: the read pool's size (the writer has one more).
+    /// - Throws: ``StorageError`` when the server cannot be reached or a migration fails.
+    public init(
+        url: String, migrations: [Migration], maximumConnections: Int = 8,
+        logger: Logger = Logger(label: "tongxin.postgres")
+    ) async throws {
+        let endpoint = try Endpoint(url: url)
+        self.logger = logger
+        var configuration = PostgresClient.Configuration(
+            host: endpoint.host, port: endpoint.port, username: endpoint.username,
+            password: endpoint.password, database: endpoint.database, tls: .disable)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = 0
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.clientTask = Task { await client.run() }
+        self.threadPool = NIOThreadPool(numberOfThreads: maximumConnections)
+        self.threadPool.start()
+
+        let connectionConfiguration = PostgresConnection.Configuration(
+            host: endpoint.host, port: endpoint.port, username: endpoint.username,
+            password: endpoint.password, database: endpoint.database, tls: .disable)
+        let writerConnection = WriterConnection(configuration: connectionConfiguration, logger: logger)
+        self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN") { _, batch in
+            try batch(try writerConnection.connection())
+        }
+        do {
+            _ = try await self.threadPool.runIfActive {
+                try Migrator.apply(migrations, on: try writerConnection.connection())
+            }
+        } catch {
+            self.writer.close()
+            writerConnection.close()
+            self.clientTask.cancel()
+            try? await self.threadPool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Runs `body` on a pooled connection in a `REPEATABLE READ READ ONLY` transaction, so
+    /// every statement of it sees one snapshot.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let threadPool = self.threadPool
+        let logger = self.logger
+        do {
+            return try await self.client.withConnection { connection in
+                try await threadPool.runIfActive {
+                    let blocking = BlockingPostgresConnection(connection: connection, logger: logger)
+                    try blocking.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    do {
+                        let result = try body(blocking)
+                        try blocking.execute("COMMIT")
+                        return result
+                    } catch {
+                        _ = try? blocking.execute("ROLLBACK")
+                        throw error
+                    }
+                }
+            }
+        } catch let error as PSQLError {
+            throw BlockingPostgresConnection.storageError(error)
+        }
+    }
+
+    /// Runs `body` in the next group-committed write transaction.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await self.writer.write(body)
+    }
+
+    /// Finishes queued writes, closes the writer's connection and the pool.
+    public func close() async throws {
+        self.writer.close()
+        self.clientTask.cancel()
+        _ = await self.clientTask.value
+        try await self.threadPool.shutdownGracefully()
+    }
+}
+
+extension PostgreSQLDatabase {
+    /// Runs one statement outside any transaction on a fresh connection to `url`, e.g.
+    /// `CREATE DATABASE`, which PostgreSQL refuses inside a transaction. For tools and tests.
+    /// - Throws: ``StorageError``.
+    public static func runAdministrativeStatement(_ sql: String, url: String, logger: Logger = Logger(label: "tongxin.postgres")) async throws {
+        let endpoint = try Endpoint(url: url)
+        let configuration = PostgresConnection.Configuration(
+            host: endpoint.host, port: endpoint.port, username: endpoint.username,
+            password: endpoint.password, database: endpoint.database, tls: .disable)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw StorageError.connectionFailed(detail: "\(error)")
+        }
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        } catch let error as PSQLError {
+            try? await connection.close()
+            throw BlockingPostgresConnection.storageError(error)
+        }
+        try? await connection.close()
+    }
+}
+
+/// The writer's own connection, opened on first use and again after it broke. Used only on
+/// the writer thread (and once for migrations before the writer gets work).
+private final class WriterConnection: @unchecked Sendable {
+    private let configuration: PostgresConnection.Configuration
+    private let logger: Logger
+    private var current: PostgresConnection?
+    private var nextID = 1
+
+    init(configuration: PostgresConnection.Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    func connection() throws -> BlockingPostgresConnection {
+        if let current = self.current, !current.isClosed {
+            return BlockingPostgresConnection(connection: current, logger: self.logger)
+        }
+        do {
+            let connection = try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: self.configuration,
+                id: self.nextID, logger: self.logger
+            ).wait()
+            self.nextID += 1
+            self.current = connection
+            return BlockingPostgresConnection(connection: connection, logger: self.logger)
+        } catch {
+            throw StorageError.connectionFailed(detail: "\(error)")
+        }
+    }
+
+    func close() {
+        try? self.current?.close().wait()
+        self.current = nil
+    }
+}
+
+/// A postgres-nio connection seen through ``SQLConnection``: each call waits for its round
+/// trip. Only for threads that may block (the writer thread, the read thread pool).
+struct BlockingPostgresConnection: SQLConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    var dialect: SQLDialect { .postgres }
+
+    func query(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
+        let result = try self.run(sql, parameters)
+        guard let first = result.rows.first else {
+            return []
+        }
+        let columns = first.makeRandomAccess().map(\.columnName)
+        var rows: [SQLRow] = []
+        rows.reserveCapacity(result.rows.count)
+        for row in result.rows {
+            var values: [SQLValue] = []
+            values.reserveCapacity(columns.count)
+            for cell in row {
+                values.append(try Self.value(cell))
+            }
+            rows.append(SQLRow(columns: columns, values: values))
+        }
+        return rows
+    }
+
+    func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
+        try self.run(sql, parameters).metadata.rows ?? 0
+    }
+
+    private func run(_ sql: String, _ parameters: [SQLValue]) throws -> PostgresQueryResult {
+        var bindings = PostgresBindings(capacity: parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                bindings.appendNull()
+            case .integer(let value):
+                bindings.append(value)
+            case .real(let value):
+                bindings.append(value)
+            case .text(let value):
+                bindings.append(value)
+            case .blob(let bytes):
+                bindings.append(ByteBuffer(bytes: bytes))
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: bindings)
+        do {
+            return try self.connection.query(query, logger: self.logger).wait()
+        } catch let error as PSQLError {
+            throw Self.storageError(error)
+        } catch {
+            throw StorageError.engine(detail: "\(error)")
+        }
+    }
+
+    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else {
+            return .null
+        }
+        switch cell.dataType {
+        case .int2, .int4, .int8:
+            return .integer(try cell.decode(Int64.self))
+        case .bool:
+            return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .float4, .float8:
+            return .real(try cell.decode(Double.self))
+        case .numeric:
+            let text = try cell.decode(String.self)
+            if let integer = Int64(text) {
+                return .integer(integer)
+            }
+            return .real(Double(text) ?? 0)
+        case .bytea:
+            var buffer = try cell.decode(ByteBuffer.self)
+            return .blob(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        default:
+            return .text(try cell.decode(String.self))
+        }
+    }
+
+    /// `?` placeholders as `$1, $2 …`, leaving those inside quoted literals and identifiers.
+    static func numberedPlaceholders(_ sql: String) -> String {
+        guard sql.contains("?") else {
+            return sql
+        }
+        var output = ""
+        output.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        var quote: Character?
+        for character in sql {
+            if let open = quote {
+                if character == open {
+                    quote = nil
+                }
+                output.append(character)
+            } else if character == "'" || character == "\"" {
+                quote = character
+                output.append(character)
+            } else if character == "?" {
+                number += 1
+                output += "$\(number)"
+            } else {
+                output.append(character)
+            }
+        }
+        return output
+    }
+
+    static func storageError(_ error: PSQLError) -> StorageError {
+        if let info = error.serverInfo {
+            let detail = [info[.message], info[.detail]].compactMap { $0 }.joined(separator: ": ")
+            let state = info[.sqlState] ?? ""
+            if state == "23505" {
+                return .uniqueViolation(detail: detail)
+            }
+            if state.hasPrefix("23") {
+                return .constraintViolation(detail: detail)
+            }
+            return .engine(detail: "\(state) \(detail)")
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection:
+            return .connectionFailed(detail: "\(error.code)")
+        default:
+            return .engine(detail: "\(error.code)")
+        }
+    }
+}

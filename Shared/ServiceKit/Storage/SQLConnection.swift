@@ -1,0 +1,115 @@
+/// The SQL engine behind a ``SQLDatabase``: what the business SQL may need to know to pick a
+/// column type in a migration. Statements themselves are written once, in the SQL both
+/// engines accept (`ON CONFLICT`, `RETURNING`, `?` placeholders).
+public enum SQLDialect: String, Sendable, Hashable {
+    /// SQLite 3.35 or later, through GRDB.
+    case sqlite
+    /// PostgreSQL 13 or later, through postgres-nio.
+    case postgres
+
+    /// The column type for bytes: `BLOB` or `bytea`.
+    public var blobType: String {
+        self == .sqlite ? "BLOB" : "BYTEA"
+    }
+
+    /// The column type for text that sorts and compares byte by byte on both engines
+    /// (PostgreSQL's default collation would sort names differently from SQLite's).
+    public var textType: String {
+        self == .sqlite ? "TEXT" : "TEXT COLLATE \"C\""
+    }
+}
+
+/// A connection inside a transaction, on the thread that owns it: run a statement with
+/// parameters, read its rows. Not `Sendable`: it is only valid inside the closure that
+/// ``SQLDatabase/read(_:)`` or ``SQLDatabase/write(_:)`` hands it to, and every call blocks
+/// that closure's thread (a local call on SQLite, one round trip on PostgreSQL).
+///
+/// Placeholders are `?`, in order; PostgreSQL connections translate them to `$1, $2 …`.
+public protocol SQLConnection {
+    /// The engine.
+    var dialect: SQLDialect { get }
+
+    /// Runs `sql` with `parameters` and returns every row it produces.
+    /// - Throws: ``StorageError`` (a constraint violation, a lost connection, an engine error).
+    func query(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow]
+
+    /// Runs `sql` with `parameters` and returns the number of rows it inserted, updated or
+    /// deleted.
+    /// - Throws: ``StorageError``.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int
+}
+
+extension SQLConnection {
+    /// Runs `sql` and returns its first row, or nil when it produced none.
+    public func queryOne(_ sql: String, _ parameters: [SQLValue] = []) throws -> SQLRow? {
+        try self.query(sql, parameters).first
+    }
+
+    /// Runs `sql` without parameters and returns the number of rows changed.
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int {
+        try self.execute(sql, [])
+    }
+}
+
+/// A database both engines implement: reads on a snapshot, writes in transactions that are
+/// committed durably (fsync'd) before the caller resumes, many concurrent writers sharing one
+/// transaction and one commit (group commit).
+///
+/// Closures run synchronously on a thread of the engine, so a service's operation takes one
+/// hop into the engine however many statements it runs. They must not block on anything but
+/// their connection.
+public protocol SQLDatabase: Sendable {
+    /// The engine.
+    var dialect: SQLDialect { get }
+
+    /// Runs `body` in a read-only transaction on a consistent snapshot and returns its result.
+    /// - Throws: what `body` throws, or ``StorageError``.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
+    /// Runs `body` in a write transaction and returns its result once the transaction has been
+    /// committed to disk. When `body` throws, its changes are rolled back (and only its own:
+    /// other callers batched into the same transaction are unaffected) and the error is
+    /// rethrown.
+    /// - Throws: what `body` throws, or ``StorageError`` (then nothing of `body` was committed).
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
+    /// Finishes pending writes and closes every connection. Later calls fail with
+    /// ``StorageError/closed``.
+    func close() async throws
+}
+
+/// Why a storage operation failed, independent of the engine.
+public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A UNIQUE or PRIMARY KEY constraint rejected the statement.
+    case uniqueViolation(detail: String)
+    /// Another constraint (NOT NULL, CHECK, FOREIGN KEY) rejected the statement.
+    case constraintViolation(detail: String)
+    /// The database could not be reached or the connection broke.
+    case connectionFailed(detail: String)
+    /// The database has been closed.
+    case closed
+    /// A migration failed; nothing of it was applied.
+    case migrationFailed(version: Int, detail: String)
+    /// Any other error the engine reported, with its message.
+    case engine(detail: String)
+
+    /// The error in words, for logs (it may contain SQL; never sent to callers).
+    public var description: String {
+        switch self {
+        case .uniqueViolation(let detail):
+            return "unique constraint violated: \(detail)"
+        case .constraintViolation(let detail):
+            return "constraint violated: \(detail)"
+        case .connectionFailed(let detail):
+            return "connection failed: \(detail)"
+        case .closed:
+            return "the database is closed"
+        case .migrationFailed(let version, let detail):
+            return "migration \(version) failed: \(detail)"
+        case .engine(let detail):
+            return "database error: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import GRDB
+
+/// SQLite through GRDB: a WAL database file with `synchronous = FULL`, so a commit is on disk
+/// (the WAL fsync'd) when it returns.
+///
+/// Reads run on GRDB's reader connections through its synchronous API, one queue hop per
+/// ``read(_:)``, never one per statement. Writes go through one ``GroupCommitWriter``: many
+/// concurrent callers share one `BEGIN IMMEDIATE … COMMIT` and one fsync.
+public final class SQLiteDatabase: SQLDatabase {
+    /// Always ``SQLDialect/sqlite``.
+    public let dialect = SQLDialect.sqlite
+
+    /// The database file.
+    public let path: String
+
+    private let pool: DatabasePool
+    private let readQueue = DispatchQueue(label: "tongxin.sqlite.read", attributes: .concurrent)
+    private let writer: GroupCommitWriter
+
+    /// Opens (creating if needed) the database at `path` and applies `migrations` that have
+    /// not been applied yet, each in its own transaction.
+    /// - Parameters:
+    ///   - path: the database file; its `-wal` and `-shm` companions live beside it.
+    ///   - migrations: the schema's versioned steps, in any order.
+    ///   - maximumReaders: concurrent read connections.
+    /// - Throws: ``StorageError`` when the file cannot be opened or a migration fails.
+    public init(path: String, migrations: [Migration], maximumReaders: Int = 8) throws {
+        var configuration = Configuration()
+        configuration.maximumReaderCount = maximumReaders
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // In WAL mode FULL syncs the WAL at every commit: an acknowledged write survives
+            // a power cut, not only a process crash (NORMAL would only survive the latter).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            self.pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw SQLiteDatabase.storageError(error)
+        }
+        self.path = path
+        let pool = self.pool
+        self.writer = GroupCommitWriter(name: "tongxin.sqlite.writer", beginStatement: "BEGIN IMMEDIATE") {
+            _, batch in
+            do {
+                try pool.writeWithoutTransaction { db in
+                    try batch(GRDBConnection(db: db))
+                }
+            } catch let error as DatabaseError {
+                throw SQLiteDatabase.storageError(error)
+            }
+        }
+        do {
+            _ = try pool.writeWithoutTransaction { db in
+                try Migrator.apply(migrations, on: GRDBConnection(db: db))
+            }
+        } catch {
+            self.writer.close()
+            throw SQLiteDatabase.storageError(error)
+        }
+    }
+
+    /// Runs `body` on a reader connection, in a read transaction (one WAL snapshot).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let pool = self.pool
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            self.readQueue.async {
+                continuation.resume(
+                    with: Result {
+                        do {
+                            return try pool.read { db in try body(GRDBConnection(db: db)) }
+                        } catch let error as DatabaseError {
+                            throw SQLiteDatabase.storageError(error)
+                        }
+                    })
+            }
+        }
+    }
+
+    /// Runs `body` in the next group-committed write transaction.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await self.writer.write(body)
+    }
+
+    /// Finishes queued writes and closes the connections.
+    public func close() async throws {
+        self.writer.close()
+        try self.pool.close()
+    }
+
+    static func storageError(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else {
+            return error
+        }
+        let detail = error.message ?? "\(error)"
+        switch error.extendedResultCode {
+        case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+            return StorageError.uniqueViolation(detail: detail)
+        default:
+            if error.resultCode == .SQLITE_CONSTRAINT {
+                return StorageError.constraintViolation(detail: detail)
+            }
+            return StorageError.engine(detail: detail)
+        }
+    }
+}
+
+/// A GRDB connection seen through ``SQLConnection``; valid only inside GRDB's closure.
+struct GRDBConnection: SQLConnection {
+    let db: Database
+
+    var dialect: SQLDialect { .sqlite }
+
+    func query(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
+        do {
+            let statement = try self.db.cachedStatement(sql: sql)
+            try statement.setArguments(StatementArguments(parameters.map(Self.databaseValue)))
+            let columns = statement.columnNames
+            var rows: [SQLRow] = []
+            let cursor = try Row.fetchCursor(statement)
+            while let row = try cursor.next() {
+                rows.append(SQLRow(columns: columns, values: row.databaseValues.map(Self.sqlValue)))
+            }
+            return rows
+        } catch {
+            throw SQLiteDatabase.storageError(error)
+        }
+    }
+
+    func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
+        do {
+            if parameters.isEmpty && !sql.contains("?") {
+                try self.db.execute(sql: sql)
+            } else {
+                let statement = try self.db.cachedStatement(sql: sql)
+                try statement.setArguments(StatementArguments(parameters.map(Self.databaseValue)))
+                try statement.execute()
+            }
+            return self.db.changesCount
+        } catch {
+            throw SQLiteDatabase.storageError(error)
+        }
+    }
+
+    private static func databaseValue(_ value: SQLValue) -> DatabaseValue {
+        switch value {
+        case .null:
+            return .null
+        case .integer(let value):
+            return value.databaseValue
+        case .real(let value):
+            return value.databaseValue
+        case .text(let value):
+            return value.databaseValue
+        case .blob(let bytes):
+            return Data(bytes).databaseValue
+        }
+    }
+
+    private static func sqlValue(_ value: DatabaseValue) -> SQLValue {
+        switch value.storage {
+        case .null:
+            return .null
+        case .int64(let value):
+            return .integer(value)
+        case .double(let value):
+            return .real(value)
+        case .string(let value):
+            return .text(value)
+        case .blob(let data):
+            return .blob([UInt8](data))
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import Model
+import RegistryCore
+import ServiceKit
+import Testing
+
+@Suite("Members")
+struct MemberTests {
+    @Test("create, get, idempotent retry, request_id conflict", arguments: Engine.allCases)
+    func createAndGet(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            var input = Fixtures.member("张三丰", id: 11, specialties: ["中医", "法律咨询"])
+            input.residentIdNumber = String(input.residentIdNumber.dropLast()) + input.residentIdNumber.suffix(1).lowercased()
+            let request = RegistryV1.CreateMemberRequest(requestId: "r-1", member: input, reason: "县知联会推荐")
+            let created = try await store.createMember(request, caller: Fixtures.caller).member!
+            #expect(created.status == .pending)
+            #expect(created.version == 1)
+            #expect(created.gender == .male)
+            #expect(created.birthDate == CommonV1.Date(year: 1990, month: 1, day: 1))
+            #expect(created.residentIdNumber == Fixtures.residentID(11))
+            #expect(created.audit?.createdBy == "u-admin")
+
+            let fetched = try await store.getMember(RegistryV1.GetMemberRequest(memberId: created.id)).member
+            #expect(fetched == created)
+
+            let retried = try await store.createMember(request, caller: Fixtures.caller).member
+            #expect(retried == created)
+            let list = try await store.listMembers(RegistryV1.ListMembersRequest())
+            #expect(list.members.count == 1)
+
+            var other = request
+            other.member?.name = "张三"
+            let conflict = await expectServiceError { try await store.createMember(other, caller: Fixtures.caller) }
+            #expect(conflict == .alreadyExists(resource: "request_id", name: "r-1", errorReason: "REQUEST_ID_CONFLICT"))
+
+            let batch = try await store.batchGetMembers(
+                RegistryV1.BatchGetMembersRequest(memberIds: ["nope", created.id, created.id]))
+            #expect(batch.members.map(\.id) == [created.id])
+            #expect(batch.missingIds == ["nope"])
+        }
+    }
+
+    @Test("validation names the field and the rule", arguments: Engine.allCases)
+    func validation(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            var badID = Fixtures.member("李四", id: 12)
+            badID.residentIdNumber = String(badID.residentIdNumber.dropLast()) + (badID.residentIdNumber.last == "1" ? "2" : "1")
+            let error = await expectServiceError { try await Fixtures.create(store, badID) }
+            guard case .invalidArgument(let field, let reason, let code) = error else {
+                Issue.record("expected INVALID_ARGUMENT, got \(String(describing: error))")
+                return
+            }
+            #expect(field == "member.resident_id_number")
+            #expect(code == "INVALID_RESIDENT_ID_NUMBER")
+            #expect(reason.contains("ISO 7064 MOD 11-2"))
+
+            var badCredit = Fixtures.member("王五", category: .privateEconomy, id: 13)
+            badCredit.privateEconomyDetails = RegistryV1.PrivateEconomyDetails(
+                enterpriseName: "某公司", unifiedSocialCreditCode: "91350100M000100Y40")
+            let creditError = await expectServiceError { try await Fixtures.create(store, badCredit) }
+            #expect(
+                creditError.map { if case .invalidArgument(let field, _, let code) = $0 { "\(field) \(code)" } else { "" } }
+                    == "member.private_economy_details.unified_social_credit_code INVALID_CREDIT_CODE")
+
+            let noRegion = await expectServiceError { try await Fixtures.create(store, Fixtures.member("赵六", region: "440306")) }
+            #expect(noRegion == .notFound(resource: "tongxin.registry.v1.Region", name: "440306"))
+
+            var wrongGender = Fixtures.member("钱七", id: 15)
+            wrongGender.gender = .female
+            let genderError = await expectServiceError { try await Fixtures.create(store, wrongGender) }
+            #expect(genderError.map { if case .invalidArgument(let field, _, _) = $0 { field } else { "" } } == "member.gender")
+
+            _ = try await Fixtures.create(store, Fixtures.member("孙八", id: 17))
+            let duplicate = await expectServiceError {
+                try await Fixtures.create(store, Fixtures.member("孙八二", id: 17))
+            }
+            guard case .alreadyExists(_, _, "ALREADY_EXISTS") = duplicate else {
+                Issue.record("expected ALREADY_EXISTS, got \(String(describing: duplicate))")
+                return
+            }
+        }
+    }
+
+    @Test("update with a stale version is ABORTED and changes nothing", arguments: Engine.allCases)
+    func optimisticConcurrency(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let created = try await Fixtures.create(store, Fixtures.member("周九", id: 19))
+            var change = created
+            change.employer = "深圳大学"
+            change.regionCode = "440304002000"
+            let updated = try await store.updateMember(
+                RegistryV1.UpdateMemberRequest(
+                    member: change, updateMask: GoogleProtobuf.FieldMask(paths: ["employer", "region_code"]),
+                    reason: "调动"),
+                caller: Fixtures.caller
+            ).member!
+            #expect(updated.version == 2)
+            #expect(updated.employer == "深圳大学")
+            #expect(updated.regionCode == "440304002000")
+
+            var stale = created
+            stale.employer = "别处"
+            let error = await expectServiceError {
+                try await store.updateMember(
+                    RegistryV1.UpdateMemberRequest(member: stale, updateMask: GoogleProtobuf.FieldMask(paths: ["employer"])),
+                    caller: Fixtures.caller)
+            }
+            #expect(error == .aborted(currentVersion: 2))
+            let after = try await store.getMember(RegistryV1.GetMemberRequest(memberId: created.id)).member
+            #expect(after == updated)
+
+            let badPath = await expectServiceError {
+                try await store.updateMember(
+                    RegistryV1.UpdateMemberRequest(member: updated, updateMask: GoogleProtobuf.FieldMask(paths: ["status"])),
+                    caller: Fixtures.caller)
+            }
+            #expect(
+                badPath.map { if case .invalidArgument(let field, _, let code) = $0 { "\(field) \(code)" } else { "" } }
+                    == "update_mask.paths[0] INVALID_UPDATE_MASK")
+
+            let history = try await store.listMemberHistory(RegistryV1.ListMemberHistoryRequest(memberId: created.id))
+            #expect(history.entries.map(\.eventKind) == [.regionChanged, .created])
+            #expect(history.entries.first?.changedPaths == ["employer", "region_code"])
+            #expect(history.entries.first?.reason == "调动")
+        }
+    }
+
+    @Test("lifecycle transitions keep history, newest first", arguments: Engine.allCases)
+    func lifecycle(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let created = try await Fixtures.create(store, Fixtures.member("吴十", id: 21))
+            let caller = Fixtures.caller
+            let admitted = try await store.admitMember(
+                RegistryV1.AdmitMemberRequest(memberId: created.id, version: 1, reason: "统战部部务会认定"), caller: caller
+            ).member!
+            #expect(admitted.status == .active)
+            #expect(admitted.admissionDate == CommonV1.Date(year: 2026, month: 6, day: 15))
+
+            let again = await expectServiceError {
+                try await store.admitMember(
+                    RegistryV1.AdmitMemberRequest(memberId: created.id, version: 2, reason: "再认定"), caller: caller)
+            }
+            #expect(
+                again.map { if case .failedPrecondition(_, _, let code) = $0 { code } else { "" } }
+                    == "INVALID_STATE_TRANSITION")
+
+            let suspended = try await store.suspendMember(
+                RegistryV1.SuspendMemberRequest(memberId: created.id, version: 2, suspensionReason: .underReview, reason: "审查"),
+                caller: caller
+            ).member!
+            #expect(suspended.status == .suspended)
+            let reinstated = try await store.reinstateMember(
+                RegistryV1.ReinstateMemberRequest(memberId: created.id, version: 3, reason: "审查结束"), caller: caller
+            ).member!
+            #expect(reinstated.status == .active)
+            let exited = try await store.exitMember(
+                RegistryV1.ExitMemberRequest(memberId: created.id, version: 4, exitReason: .relocated, reason: "迁出本省"),
+                caller: caller
+            ).member!
+            #expect(exited.status == .exited)
+            #expect(exited.exitDate == CommonV1.Date(year: 2026, month: 6, day: 15))
+
+            let noReason = await expectServiceError {
+                try await store.rejectMember(RegistryV1.RejectMemberRequest(memberId: created.id, version: 5), caller: caller)
+            }
+            #expect(noReason.map { if case .invalidArgument(let field, _, _) = $0 { field } else { "" } } == "reason")
+
+            let history = try await store.listMemberHistory(RegistryV1.ListMemberHistoryRequest(memberId: created.id))
+            #expect(history.entries.map(\.eventKind) == [.exited, .reinstated, .suspended, .admitted, .created])
+            #expect(history.entries[0].exitReason == .relocated)
+            #expect(history.entries[2].suspensionReason == .underReview)
+            #expect(history.entries[2].previousMemberStatus == .active)
+            #expect(history.entries.map(\.versionAfter) == [5, 4, 3, 2, 1])
+
+            let paged = try await store.listMemberHistory(
+                RegistryV1.ListMemberHistoryRequest(memberId: created.id, pageSize: 2))
+            let rest = try await store.listMemberHistory(
+                RegistryV1.ListMemberHistoryRequest(memberId: created.id, pageSize: 10, pageToken: paged.nextPageToken))
+            #expect((paged.entries + rest.entries).map(\.id) == history.entries.map(\.id))
+
+            // The number is free again once its holder has exited.
+            _ = try await Fixtures.create(store, Fixtures.member("吴十再", id: 21))
+        }
+    }
+
+    @Test("the negative list blocks admission, naming the entry", arguments: Engine.allCases)
+    func negativeList(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let pending = try await Fixtures.create(store, Fixtures.member("郑十一", id: 23))
+            let added = try await store.addNegativeListEntry(
+                RegistryV1.AddNegativeListEntryRequest(
+                    requestId: "n-1",
+                    entry: RegistryV1.NegativeListEntry(
+                        subjectKind: .person, name: "郑十一", residentIdNumber: Fixtures.residentID(23),
+                        reason: .dishonestDebtor, basis: "(2026)粤0305执123号", regionCode: "440300")),
+                caller: Fixtures.caller)
+            let entry = added.entry!
+            #expect(added.matchingMemberIds == [pending.id])
+            #expect(entry.active)
+
+            let blocked = await expectServiceError {
+                try await store.admitMember(
+                    RegistryV1.AdmitMemberRequest(memberId: pending.id, version: 1, reason: "认定"), caller: Fixtures.caller)
+            }
+            guard case .failedPrecondition(let reason, let subject, "NEGATIVE_LIST_MATCH") = blocked else {
+                Issue.record("expected NEGATIVE_LIST_MATCH, got \(String(describing: blocked))")
+                return
+            }
+            #expect(subject == "negative list entry \(entry.id)")
+            #expect(reason.contains(entry.id))
+
+            let check = try await store.checkNegativeList(
+                RegistryV1.CheckNegativeListRequest(
+                    subjectKind: .person, residentIdNumber: Fixtures.residentID(23), regionCode: "440305001001"))
+            #expect(check.listed)
+            let elsewhere = try await store.checkNegativeList(
+                RegistryV1.CheckNegativeListRequest(subjectKind: .person, residentIdNumber: Fixtures.residentID(23)))
+            #expect(!elsewhere.listed)
+
+            let duplicate = await expectServiceError {
+                try await store.addNegativeListEntry(
+                    RegistryV1.AddNegativeListEntryRequest(
+                        requestId: "n-2",
+                        entry: RegistryV1.NegativeListEntry(
+                            subjectKind: .person, name: "郑十一", residentIdNumber: Fixtures.residentID(23),
+                            reason: .dishonestDebtor, basis: "again", regionCode: "440305")),
+                    caller: Fixtures.caller)
+            }
+            #expect(duplicate == .alreadyExists(resource: "tongxin.registry.v1.NegativeListEntry", name: entry.id))
+
+            _ = try await store.removeNegativeListEntry(
+                RegistryV1.RemoveNegativeListEntryRequest(entryId: entry.id, version: 1, removalReason: "判决撤销"),
+                caller: Fixtures.caller)
+            let admitted = try await store.admitMember(
+                RegistryV1.AdmitMemberRequest(memberId: pending.id, version: 1, reason: "认定"), caller: Fixtures.caller)
+            #expect(admitted.member?.status == .active)
+        }
+    }
+}

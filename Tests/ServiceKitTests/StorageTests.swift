@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import ServiceKit
+
+@Suite("Storage seam")
+struct StorageTests {
+    static let migrations = [
+        Migration(version: 1, name: "items") { d in
+            ["CREATE TABLE items (id BIGINT PRIMARY KEY, name \(d.textType) NOT NULL UNIQUE, data \(d.blobType))"]
+        },
+        Migration(version: 2, name: "items.note") { _ in
+            ["ALTER TABLE items ADD COLUMN note TEXT"]
+        },
+    ]
+
+    @Test("placeholders become $n outside quotes")
+    func placeholders() {
+        #expect(
+            BlockingPostgresConnection.numberedPlaceholders("SELECT ? , '?', \"a?\" WHERE x = ? AND y IN (?, ?)")
+                == "SELECT $1 , '?', \"a?\" WHERE x = $2 AND y IN ($3, $4)")
+        #expect(BlockingPostgresConnection.numberedPlaceholders("SELECT 1") == "SELECT 1")
+    }
+
+    @Test("postgres:// URLs")
+    func endpoint() throws {
+        let endpoint = try PostgreSQLDatabase.Endpoint(url: "postgres://me:secret@db.local:6543/tongxin")
+        #expect(try endpoint == .init(url: "postgresql://me:secret@db.local:6543/tongxin"))
+        #expect(endpoint.host == "db.local")
+        #expect(endpoint.port == 6543)
+        #expect(endpoint.username == "me")
+        #expect(endpoint.password == "secret")
+        #expect(endpoint.database == "tongxin")
+        #expect(throws: StorageError.self) { try PostgreSQLDatabase.Endpoint(url: "mysql://x/y") }
+    }
+
+    @Test("values round-trip; a failed write rolls back alone; migrations apply once", arguments: ["sqlite", "postgres"])
+    func roundTripAndIsolation(engine: String) async throws {
+        try await withTestDatabase(engine) { database in
+            let bytes: [UInt8] = [0, 1, 2, 255]
+            try await database.write { connection in
+                try connection.execute(
+                    "INSERT INTO items (id, name, data, note) VALUES (?, ?, ?, ?)",
+                    [1, "一", .blob(bytes), nil])
+            }
+            let row = try await database.read { connection in
+                try connection.queryOne("SELECT id, name, data, note FROM items WHERE id = ?", [1])
+            }
+            #expect(row?.values == [.integer(1), .text("一"), .blob(bytes), .null])
+            #expect(row?["name"] == .text("一"))
+
+            // Many writers at once: the one that breaks a constraint fails alone.
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for index in 2...41 {
+                    group.addTask {
+                        do {
+                            try await database.write { connection in
+                                try connection.execute(
+                                    "INSERT INTO items (id, name) VALUES (?, ?)",
+                                    [.int(index), .text(index == 20 ? "一" : "n\(index)")])
+                                try connection.execute(
+                                    "INSERT INTO items (id, name) VALUES (?, ?)",
+                                    [.int(1000 + index), .text("m\(index)")])
+                            }
+                            return (index, true)
+                        } catch let error as StorageError {
+                            if case .uniqueViolation = error {
+                                return (index, false)
+                            }
+                            return (-1, false)
+                        } catch {
+                            return (-1, false)
+                        }
+                    }
+                }
+                var outcomes: [Int: Bool] = [:]
+                for await (index, ok) in group {
+                    outcomes[index] = ok
+                }
+                return outcomes
+            }
+            #expect(outcomes.count == 40)
+            #expect(outcomes.filter { !$0.value }.map(\.key) == [20])
+            let count = try await database.read { connection in
+                try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0)
+            }
+            #expect(count == Int64(1 + 39 * 2))
+            let orphan = try await database.read { connection in
+                try connection.queryOne("SELECT COUNT(*) FROM items WHERE id = 1020")?.int64(0)
+            }
+            #expect(orphan == 0)
+        }
+    }
+}
+
+/// A fresh database with ``StorageTests/migrations``, on "sqlite" or "postgres" (which needs
+/// TONGXIN_TEST_POSTGRES_URL and fails without it).
+func withTestDatabase(_ engine: String, _ body: (any SQLDatabase) async throws -> Void) async throws {
+    let name = "tongxin_kit_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+    if engine == "sqlite" {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(String(name))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("kit.sqlite").path
+        let database = try SQLiteDatabase(path: path, migrations: StorageTests.migrations)
+        try await body(database)
+        try await database.close()
+        // Opening again applies nothing new and keeps the data.
+        let reopened = try SQLiteDatabase(path: path, migrations: StorageTests.migrations)
+        let versions = try await reopened.read { connection in
+            try connection.query("SELECT version FROM schema_migrations ORDER BY version", []).map { $0.int64(0) }
+        }
+        #expect(versions == [1, 2])
+        try await reopened.close()
+        return
+    }
+    guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
+        Issue.record("TONGXIN_TEST_POSTGRES_URL is not set: start a server with scripts/postgres.sh")
+        return
+    }
+    try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
+    var components = URLComponents(string: base)!
+    components.path = "/" + name
+    let database = try await PostgreSQLDatabase(url: components.string!, migrations: StorageTests.migrations)
+    do {
+        try await body(database)
+    } catch {
+        Issue.record(error)
+    }
+    try? await database.close()
+    let again = try await PostgreSQLDatabase(url: components.string!, migrations: StorageTests.migrations)
+    let versions = try await again.read { connection in
+        try connection.query("SELECT version FROM schema_migrations ORDER BY version", []).map { $0.int64(0) }
+    }
+    #expect(versions == [1, 2])
+    try? await again.close()
+    try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
+}
