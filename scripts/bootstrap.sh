@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev grpc-proto
   zlib1g-dev nghttp2-client nghttp2-server python3-venv
   protobuf-compiler-grpc libgrpc++-dev g++ pkg-config
+  libsqlite3-dev postgresql
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
