@@ -83,8 +83,8 @@ def member_name(name):
     return "`%s`" % n if n in SWIFT_KEYWORDS else n
 
 
-def type_name(name):
-    return name + "Message" if name in RESERVED_TYPE_NAMES else name
+def type_name(name, enum=False):
+    return name + ("Enum" if enum else "Message") if name in RESERVED_TYPE_NAMES else name
 
 
 def doc(comments, indent):
@@ -126,7 +126,7 @@ class Registry:
             for m in f.message_type:
                 self._add_message(f, m, prefix + "." + m.name, ns + "." + type_name(m.name))
             for e in f.enum_type:
-                self.types[prefix + "." + e.name] = dict(kind="enum", swift=ns + "." + type_name(e.name), proto=e, file=f)
+                self.types[prefix + "." + e.name] = dict(kind="enum", swift=ns + "." + type_name(e.name, enum=True), proto=e, file=f)
 
     def _add_message(self, f, m, full, swift):
         self.types[full] = dict(kind="message", swift=swift, proto=m, file=f,
@@ -134,7 +134,7 @@ class Registry:
         for n in m.nested_type:
             self._add_message(f, n, full + "." + n.name, swift + "." + type_name(n.name))
         for e in m.enum_type:
-            self.types[full + "." + e.name] = dict(kind="enum", swift=swift + "." + type_name(e.name), proto=e, file=f)
+            self.types[full + "." + e.name] = dict(kind="enum", swift=swift + "." + type_name(e.name, enum=True), proto=e, file=f)
 
 
 class FileGen:
@@ -175,7 +175,7 @@ class FileGen:
     # -- enums
     def enum(self, e, path, ind):
         self.out.append(doc(self.comments.get(path), ind))
-        name = type_name(e.name)
+        name = type_name(e.name, enum=True)
         cases = enum_case_names(e)
         seen = {}
         self.w("%spublic enum %s: RawRepresentable, Sendable, Hashable, CaseIterable, CustomStringConvertible {" % (ind, name))
@@ -329,7 +329,7 @@ class FileGen:
 
         fields_by_number = sorted(m.field, key=lambda f: f.number)
         index_of = {f.number: i for i, f in enumerate(fields_by_number)}
-        nested_names = {type_name(n.name) for n in m.nested_type} | {type_name(e.name) for e in m.enum_type}
+        nested_names = {type_name(n.name) for n in m.nested_type} | {type_name(e.name, enum=True) for e in m.enum_type}
         # oneofs (real ones only: proto3 `optional` is refused by protoc-c anyway)
         oneofs = []
         for oi, o in enumerate(m.oneof_decl):

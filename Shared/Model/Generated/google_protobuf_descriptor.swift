@@ -301,7 +301,7 @@ extension GoogleProtobuf {
 
     /// Describes a field within a message.
     public struct FieldDescriptorProto: ProtoMessage {
-        public enum TypeMessage: RawRepresentable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        public enum TypeEnum: RawRepresentable, Sendable, Hashable, CaseIterable, CustomStringConvertible {
             /// 0 is reserved for errors.
             /// Order is weird for historical reasons.
             case double
@@ -437,7 +437,7 @@ extension GoogleProtobuf {
                 }
             }
 
-            public static let allCases: [TypeMessage] = [.double, .float, .int64, .uint64, .int32, .fixed64, .fixed32, .bool, .string, .group, .message, .bytes, .uint32, .`enum`, .sfixed32, .sfixed64, .sint32, .sint64]
+            public static let allCases: [TypeEnum] = [.double, .float, .int64, .uint64, .int32, .fixed64, .fixed32, .bool, .string, .group, .message, .bytes, .uint32, .`enum`, .sfixed32, .sfixed64, .sint32, .sint64]
             public var description: String { self.protoName }
         }
 
@@ -498,7 +498,7 @@ extension GoogleProtobuf {
         public var label: GoogleProtobuf.FieldDescriptorProto.Label? = nil
         /// If type_name is set, this need not be set.  If both this and type_name
         /// are set, this must be one of TYPE_ENUM, TYPE_MESSAGE or TYPE_GROUP.
-        public var type: GoogleProtobuf.FieldDescriptorProto.TypeMessage? = nil
+        public var type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil
         /// For message and enum types, this is the name of the type.  If the name
         /// starts with a '.', it is fully-qualified.  Otherwise, C++-like scoping
         /// rules are used to find the type (i.e. first the nested types within this
@@ -556,7 +556,7 @@ extension GoogleProtobuf {
             name: String? = nil,
             number: Int32? = nil,
             label: GoogleProtobuf.FieldDescriptorProto.Label? = nil,
-            type: GoogleProtobuf.FieldDescriptorProto.TypeMessage? = nil,
+            type: GoogleProtobuf.FieldDescriptorProto.TypeEnum? = nil,
             typeName: String? = nil,
             extendee: String? = nil,
             defaultValue: String? = nil,
@@ -582,7 +582,7 @@ extension GoogleProtobuf {
             self.name = r.has(0) ? try r.string(0) : nil
             self.number = r.has(2) ? r.scalar(2, as: Int32.self) : nil
             self.label = r.has(3) ? GoogleProtobuf.FieldDescriptorProto.Label(rawValue: r.enumValue(3)) : nil
-            self.type = r.has(4) ? GoogleProtobuf.FieldDescriptorProto.TypeMessage(rawValue: r.enumValue(4)) : nil
+            self.type = r.has(4) ? GoogleProtobuf.FieldDescriptorProto.TypeEnum(rawValue: r.enumValue(4)) : nil
             self.typeName = r.has(5) ? try r.string(5) : nil
             self.extendee = r.has(1) ? try r.string(1) : nil
             self.defaultValue = r.has(6) ? try r.string(6) : nil
