@@ -105,6 +105,9 @@ let package = Package(
             path: "Tools/Tongxin", swiftSettings: swiftSettings),
 
         .testTarget(
+            name: "TongxinTests", dependencies: [],
+            path: "Tests/TongxinTests", swiftSettings: swiftSettings),
+        .testTarget(
             name: "ModelTests", dependencies: ["Model", "CProtobufC", "CTongxinProtos"],
             path: "Tests/ModelTests", exclude: ["Python"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,4 +1,5 @@
 import Logging
+import Model
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -37,8 +38,20 @@ public final class RPCServer: Service, Sendable {
     private let registry = ConnectionRegistry()
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
-    /// A server for `router`'s handlers.
+    /// The server's `grpc.health.v1.Health` statuses: every service of the router starts
+    /// SERVING; a service sets NOT_SERVING while it cannot answer (e.g. during migrations).
+    public let health: HealthService
+
+    /// A server for `router`'s handlers. Unless `configuration.standardServices` is off, it
+    /// also serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha).
     public init(router: Router, configuration: ServerConfiguration, logger: Logger = Logger(label: "tongxin.rpc.server")) {
+        var router = router
+        self.health = HealthService(services: router.serviceNames)
+        if configuration.standardServices
+            && !router.paths.contains(GRPCHealthV1.Health.Check.descriptor.path)
+        {
+            router.addStandardServices(health: self.health)
+        }
         self.router = router
         self.configuration = configuration
         self.logger = logger

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: TimeAmount? = .minutes(30)
     /// How long in-flight calls may run after a graceful shutdown starts.
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
+    /// Serve `grpc.health.v1.Health` and server reflection (v1, v1alpha) beside the router's
+    /// services; on by default.
+    public var standardServices = true
     /// Interceptors run around every handler, first to last.
     public var interceptors: [any ServerInterceptor] = []
     /// RST_STREAM frames tolerated from a client in a burst and per second afterwards

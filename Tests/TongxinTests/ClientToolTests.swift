@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+/// `tongxin` as a user runs it, against a real server (`tongxin-interop serve`, which serves
+/// grpc.testing.TestService plus health and reflection), checking what it prints and its exit code.
+@Suite("tongxin client tool", .serialized)
+struct ClientToolTests {
+    static let buildDirectory: URL = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("tongxin").path) { return directory }
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory
+    }()
+
+    static func tongxin(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = self.buildDirectory.appendingPathComponent("tongxin")
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// One interop server for the suite; it dies with the test process.
+    static let server: (Process, String) = {
+        let process = Process()
+        process.executableURL = buildDirectory.appendingPathComponent("tongxin-interop")
+        process.arguments = ["serve", "--port", "0", "--threads", "1"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try! process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = text.split(whereSeparator: { !$0.isNumber }).last.map(String.init) ?? "0"
+        return (process, "127.0.0.1:\(port)")
+    }()
+
+    var address: String { Self.server.1 }
+
+    @Test("list shows the services, and a service's methods")
+    func list() throws {
+        let all = try Self.tongxin(["list", self.address])
+        #expect(all.status == 0, "\(all.err)")
+        #expect(all.out.split(separator: "\n").contains("grpc.testing.TestService"))
+        #expect(all.out.split(separator: "\n").contains("grpc.health.v1.Health"))
+        let methods = try Self.tongxin(["list", self.address, "grpc.testing.TestService"])
+        #expect(methods.out.split(separator: "\n").contains("grpc.testing.TestService/UnaryCall"))
+    }
+
+    @Test("describe prints a service and a message in proto syntax")
+    func describe() throws {
+        let service = try Self.tongxin(["describe", self.address, "tongxin.registry.v1.RegistryService"])
+        #expect(service.status == 0, "\(service.err)")
+        #expect(service.out.contains("rpc WatchChanges(tongxin.registry.v1.WatchChangesRequest) returns (stream tongxin.registry.v1.WatchChangesResponse);"))
+        let message = try Self.tongxin(["describe", self.address, "grpc.testing.SimpleRequest"])
+        #expect(message.out.contains("grpc.testing.Payload payload = 3;"))
+        let missing = try Self.tongxin(["describe", self.address, "no.such.Thing"])
+        #expect(missing.status == 5)
+        #expect(missing.err.contains("NOT_FOUND"))
+    }
+
+    @Test("call: unary JSON in and out, a server stream as JSON lines, a client stream from stdin")
+    func call() throws {
+        let unary = try Self.tongxin(["call", self.address, "grpc.testing.TestService/UnaryCall", "-d", #"{"responseSize": 3}"#, "--compact"])
+        #expect(unary.status == 0, "\(unary.err)")
+        #expect(unary.out == #"{"payload":{"body":"AAAA"}}"# + "\n")
+        let stream = try Self.tongxin(["call", self.address, "grpc.testing.TestService/StreamingOutputCall",
+                                       "-d", #"{"responseParameters":[{"size":1},{"size":2}]}"#, "--compact"])
+        #expect(stream.out == #"{"payload":{"body":"AA=="}}"# + "\n" + #"{"payload":{"body":"AAA="}}"# + "\n")
+        let input = try Self.tongxin(["call", self.address, "grpc.testing.TestService/StreamingInputCall", "--compact"],
+                                     stdin: #"{"payload":{"body":"AAA="}}"# + "\n" + #"{"payload":{"body":"AAAA"}}"# + "\n")
+        #expect(input.out == #"{"aggregatedPayloadSize":5}"# + "\n", "\(input.err)")
+    }
+
+    @Test("health exits 0 when SERVING")
+    func health() throws {
+        let result = try Self.tongxin(["health", self.address])
+        #expect(result.status == 0)
+        #expect(result.out == "SERVING\n")
+    }
+
+    @Test("each mistake gives one clear line and a non-zero exit", arguments: [
+        (["call", "ADDR", "grpc.testing.TestService/Nope"], "unknown method grpc.testing.TestService/Nope"),
+        (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"responseSize\": 1"], "invalid JSON"),
+        (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"size\": 1}"], "has no field named \"size\""),
+        (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"responseSize\": \"big\"}"], "field responseSize"),
+        (["call", "127.0.0.1:1", "grpc.testing.TestService/EmptyCall"], "UNAVAILABLE"),
+        (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"responseStatus\": {\"code\": 9, \"message\": \"不行\"}}"], "FAILED_PRECONDITION (9): 不行"),
+    ])
+    func mistakes(_ arguments: [String], _ expected: String) throws {
+        let result = try Self.tongxin(arguments.map { $0 == "ADDR" ? self.address : $0 })
+        #expect(result.status != 0)
+        #expect(result.err.contains(expected), "\(result.err)")
+        #expect(result.out.isEmpty)
+    }
+
+    @Test("every command has --help with an example")
+    func help() throws {
+        for command in ["call", "list", "describe", "health"] {
+            let result = try Self.tongxin([command, "--help"])
+            #expect(result.status == 0)
+            #expect(result.out.contains("tongxin \(command) 127.0.0.1:50051"), "\(command)")
+        }
+    }
+}
