@@ -1,3 +1,4 @@
+// The one ServiceKit file that imports the C library: it reads the real-time clock.
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -120,5 +120,61 @@ enum RegistrySchema {
                 "INSERT INTO counters (name, value) VALUES ('history', 0)",
             ]
         },
+        Migration(version: 2, name: "registry: organisations, memberships, contact records") { d in
+            let text = d.textType
+            let blob = d.blobType
+            return [
+                """
+                CREATE TABLE organisations (
+                    id \(text) PRIMARY KEY,
+                    region_key \(text) NOT NULL,
+                    kind INTEGER NOT NULL,
+                    status INTEGER NOT NULL,
+                    name \(text) NOT NULL,
+                    credit_code \(text),
+                    parent_id \(text) NOT NULL,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX organisations_region ON organisations (region_key, name, id)",
+                "CREATE INDEX organisations_parent ON organisations (parent_id)",
+                // Credit codes are unique among active organisations; a village has at most
+                // one active liaison station (kind 8).
+                "CREATE UNIQUE INDEX organisations_credit_live ON organisations (credit_code) WHERE status = 1",
+                "CREATE UNIQUE INDEX organisations_station ON organisations (region_key) WHERE kind = 8 AND status = 1",
+                """
+                CREATE TABLE memberships (
+                    id \(text) PRIMARY KEY,
+                    organisation_id \(text) NOT NULL,
+                    member_id \(text) NOT NULL,
+                    active INTEGER NOT NULL,
+                    start_day BIGINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX memberships_organisation ON memberships (organisation_id, active, start_day, id)",
+                "CREATE INDEX memberships_member ON memberships (member_id, active, start_day, id)",
+                "CREATE UNIQUE INDEX memberships_live ON memberships (organisation_id, member_id) WHERE active = 1",
+                """
+                CREATE TABLE contacts (
+                    id \(text) PRIMARY KEY,
+                    member_id \(text) NOT NULL,
+                    region_key \(text) NOT NULL,
+                    cadre_id \(text) NOT NULL,
+                    kind INTEGER NOT NULL,
+                    contact_us BIGINT NOT NULL,
+                    summary_year INTEGER NOT NULL,
+                    version BIGINT NOT NULL,
+                    body \(blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX contacts_member ON contacts (member_id, kind, contact_us)",
+                "CREATE INDEX contacts_region ON contacts (region_key, contact_us)",
+                "CREATE INDEX contacts_time ON contacts (contact_us, id)",
+                "CREATE UNIQUE INDEX contacts_summary ON contacts (member_id, summary_year) WHERE kind = 3",
+            ]
+        },
     ]
 }

@@ -4,8 +4,7 @@ import ServiceKit
 extension RegistryStore {
     /// ListMembers: members of a region subtree with filters, ordered by region code, name
     /// and id, in keyset pages (a page never repeats or skips a member that stays put).
-    /// - Throws: INVALID_ARGUMENT (a malformed filter, bad page_size or page_token, the
-    ///   organisation filter, which arrives with organisations).
+    /// - Throws: INVALID_ARGUMENT (a malformed filter, bad page_size or page_token).
     public func listMembers(_ request: RegistryV1.ListMembersRequest) async throws(ServiceError) -> RegistryV1.ListMembersResponse {
         let pageSize = try Validate.pageSize(request.pageSize)
         var conditions: [String] = []
@@ -59,7 +58,9 @@ extension RegistryStore {
             parameters.append(.text(number.value))
         }
         if !request.organisationId.isEmpty {
-            throw Validate.invalid("organisation_id", "filtering by organisation is not available yet")
+            conditions.append(
+                "EXISTS (SELECT 1 FROM memberships s WHERE s.member_id = m.id AND s.organisation_id = ? AND s.active = 1)")
+            parameters.append(.text(request.organisationId))
         }
         if !request.contactCadreId.isEmpty {
             conditions.append("m.contact_cadre_id = ?")

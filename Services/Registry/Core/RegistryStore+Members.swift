@@ -299,6 +299,9 @@ extension RegistryStore {
         ) { member, entry in
             member.exitDate = Days.date(day)
             entry.exitReason = coded
+        } after: { connection, member, now in
+            try Self.endMemberships(
+                connection, column: "member_id", id: member.id, reason: request.reason, day: day, caller: caller, now: now)
         }
         return RegistryV1.ExitMemberResponse(member: member)
     }
@@ -308,7 +311,8 @@ extension RegistryStore {
     private func transition(
         id: String, version: Int64, reason: String, caller: Caller, from: Set<RegistryV1.MemberStatus>,
         to: RegistryV1.MemberStatus, event: RegistryV1.HistoryEventKind, checkNegativeList: Bool,
-        change: @escaping @Sendable (inout RegistryV1.Member, inout RegistryV1.HistoryEntry) -> Void
+        change: @escaping @Sendable (inout RegistryV1.Member, inout RegistryV1.HistoryEntry) -> Void,
+        after: @escaping @Sendable (any SQLConnection, RegistryV1.Member, Int64) throws -> Void = { _, _, _ in }
     ) async throws(ServiceError) -> RegistryV1.Member {
         guard !id.isEmpty else {
             throw Validate.invalid("member_id", "required")
@@ -343,6 +347,7 @@ extension RegistryStore {
             change(&member, &entry)
             try Self.storeMember(connection, member, isNew: false)
             try Self.appendHistory(connection, entry, now: now)
+            try after(connection, member, now)
             try Self.appendChange(
                 connection,
                 RegistryV1.ChangeEvent(

@@ -7,7 +7,7 @@ extension RegistryStore {
     /// village totals. One grouped index-range scan per prefix length serves every row of
     /// that length, so a province costs a few scans, not one per region.
     ///
-    /// Organisation, coverage and contact figures stay 0 until those records arrive.
+    /// members_with_overdue_contact evaluates the contact rules for the whole subtree, once.
     /// - Throws: INVALID_ARGUMENT (region_code malformed, depth outside 0–2, bad
     ///   as_of_date); NOT_FOUND (region).
     public func registryStatistics(
@@ -26,6 +26,7 @@ extension RegistryStore {
         let yearStart = Days.number(year: year, month: 1, day: 1)
         let yearEnd = Days.number(year: year, month: 12, day: 31)
         let depth = Int(request.depth)
+        let asOf = request.asOfDate.map(Days.number) ?? Days.today(now)
         return try await self.read { connection in
             guard let rootRegion = try Self.fetchRegion(connection, code: root.code) else {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.Region", name: root.code)
@@ -46,6 +47,7 @@ extension RegistryStore {
             let (low, high) = RegionKeys.subtree(root)
             var figures: [String: RegistryV1.RegionStatistics] = [:]
             var categoryFigures: [String: [Int32: RegistryV1.CategoryCount]] = [:]
+            var organisationKinds: [String: [Int32: Int32]] = [:]
             let lengths = Set(regions.map { ((try? RegionCode(validating: $0.code)).map(RegionKeys.prefix) ?? $0.code).count })
             for length in lengths {
                 let group = "substr(region_key, 1, \(length))"
@@ -122,7 +124,57 @@ extension RegistryStore {
                         figures[prefix, default: RegistryV1.RegionStatistics()].villagesTotal += Int32(row.int64(2))
                     }
                 }
+                for row in try connection.query(
+                    """
+                    SELECT \(group), kind, COUNT(*) FROM organisations
+                    WHERE region_key BETWEEN ? AND ? AND status = 1 GROUP BY \(group), kind
+                    """, [.text(low), .text(high)])
+                {
+                    let prefix = row.string(0)
+                    let count = Int32(row.int64(2))
+                    figures[prefix, default: RegistryV1.RegionStatistics()].activeOrganisations += count
+                    organisationKinds[prefix, default: [:]][Int32(row.int64(1)), default: 0] += count
+                }
+                let regionGroup = "substr(r.region_key, 1, \(length))"
+                for row in try connection.query(
+                    """
+                    SELECT \(regionGroup), COUNT(*) FROM regions r
+                    WHERE r.region_key BETWEEN ? AND ? AND r.active = 1 AND r.level = 5 AND EXISTS (
+                        SELECT 1 FROM organisations o WHERE o.region_key = r.region_key AND o.kind = 8 AND o.status = 1)
+                    GROUP BY \(regionGroup)
+                    """, [.text(low), .text(high)])
+                {
+                    figures[row.string(0), default: RegistryV1.RegionStatistics()].villagesWithLiaisonStation +=
+                        Int32(row.int64(1))
+                }
+                for row in try connection.query(
+                    """
+                    SELECT \(regionGroup), COUNT(*) FROM regions r
+                    WHERE r.region_key BETWEEN ? AND ? AND r.active = 1 AND r.level = 4 AND EXISTS (
+                        SELECT 1 FROM organisations o WHERE o.status = 1
+                        AND o.region_key BETWEEN r.region_key AND substr(r.region_key, 1, 9) || '999')
+                    GROUP BY \(regionGroup)
+                    """, [.text(low), .text(high)])
+                {
+                    figures[row.string(0), default: RegistryV1.RegionStatistics()].townshipsWithOrganisation +=
+                        Int32(row.int64(1))
+                }
+                for row in try connection.query(
+                    """
+                    SELECT \(group), COUNT(*) FROM contacts
+                    WHERE region_key BETWEEN ? AND ? AND contact_us >= ? AND contact_us < ? GROUP BY \(group)
+                    """,
+                    [
+                        .text(low), .text(high), .integer(Days.startMicroseconds(yearStart)),
+                        .integer(Days.startMicroseconds(yearEnd + 1)),
+                    ])
+                {
+                    figures[row.string(0), default: RegistryV1.RegionStatistics()].contactRecords += Int32(row.int64(1))
+                }
             }
+            let overdueKeys = Set(
+                try Self.overdue(connection, asOf: asOf, range: (low, high), cadreID: "", category: .unspecified)
+                    .map { "\(RegionKeys.key($0.regionCode)) \($0.memberId)" })
             var response = RegistryV1.GetRegistryStatisticsResponse(computeTime: Timestamps.make(now))
             let ordered = [regions[0]] + regions.dropFirst().sorted { $0.code < $1.code }
             for region in ordered {
@@ -135,6 +187,11 @@ extension RegistryStore {
                             + $0.exitedMembers > 0
                     }
                     .sorted { $0.category.rawValue < $1.category.rawValue }
+                figure.organisationKinds = (organisationKinds[prefix] ?? [:]).sorted { $0.key < $1.key }.map {
+                    RegistryV1.OrganisationKindCount(
+                        kind: RegistryV1.OrganisationKind(rawValue: $0.key), activeOrganisations: $0.value)
+                }
+                figure.membersWithOverdueContact = Int32(overdueKeys.filter { $0.hasPrefix(prefix) }.count)
                 response.regions.append(figure)
             }
             return response

@@ -28,7 +28,6 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let maximumBatch: Int
     private let runner: BatchRunner
     private let beginStatement: String
-    private var thread: Thread?
 
     /// A writer that hands batches to `runner`, opening each transaction with
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
@@ -37,9 +36,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.runner = runner
         self.beginStatement = beginStatement
         self.maximumBatch = maximumBatch
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the writer until close() ends its loop.
+        let thread = Thread { self.loop() }
         thread.name = name
-        self.thread = thread
         thread.start()
     }
 

@@ -19,6 +19,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     private let clientTask: Task<Void, Never>
     private let threadPool: NIOThreadPool
     private let writer: GroupCommitWriter
+    private let writerConnection: WriterConnection
     private let logger: Logger
 
     /// Where to connect: parsed from `postgres://user[:password]@host[:port]/database`.
@@ -80,6 +81,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
             host: endpoint.host, port: endpoint.port, username: endpoint.username,
             password: endpoint.password, database: endpoint.database, tls: .disable)
         let writerConnection = WriterConnection(configuration: connectionConfiguration, logger: logger)
+        self.writerConnection = writerConnection
         self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN") { _, batch in
             try batch(try writerConnection.connection())
         }
@@ -129,6 +131,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// Finishes queued writes, closes the writer's connection and the pool.
     public func close() async throws {
         self.writer.close()
+        self.writerConnection.close()
         self.clientTask.cancel()
         _ = await self.clientTask.value
         try await self.threadPool.shutdownGracefully()
