@@ -33,6 +33,14 @@ func withServerAndClient<R>(
     }
 }
 
+/// Waits (up to 5 s) until `condition` holds.
+func eventually(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while !condition() && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
 func payload(_ size: Int) -> GRPCTesting.Payload {
     GRPCTesting.Payload(type: .compressable, body: Data(count: size))
 }
@@ -186,8 +194,10 @@ struct ServerClientTests {
 
     @Test func clientCancellationCancelsHandler() async throws {
         let cancelled = Mutex(false)
+        let started = Mutex(false)
         var router = Router()
         router.register(TestService.EmptyCall.self) { (_: GRPCTesting.Empty, _) in
+            started.withLock { $0 = true }
             do {
                 try await Task.sleep(for: .seconds(5))
             } catch {
@@ -198,10 +208,10 @@ struct ServerClientTests {
         }
         try await withServerAndClient(router) { client, _ in
             let task = Task { try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty()) }
-            try await Task.sleep(for: .milliseconds(100))
+            try await eventually { started.withLock { $0 } }
             task.cancel()
             await expectRPCError(.cancelled) { try await task.value }
-            try await Task.sleep(for: .milliseconds(200))
+            try await eventually { cancelled.withLock { $0 } }
             #expect(cancelled.withLock { $0 })
         }
     }
@@ -338,8 +348,10 @@ struct ServerClientTests {
     }
 
     @Test func gracefulShutdownLetsInFlightCallsFinish() async throws {
+        let started = Mutex(false)
         var router = Router()
         router.register(TestService.EmptyCall.self) { (_: GRPCTesting.Empty, _) in
+            started.withLock { $0 = true }
             try await Task.sleep(for: .milliseconds(300))
             return GRPCTesting.Empty()
         }
@@ -349,7 +361,7 @@ struct ServerClientTests {
         let port = try await server.start().port!
         let client = try RPCClient(targets: ["127.0.0.1:\(port)"])
         let inFlight = Task { try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty()) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually { started.withLock { $0 } }
         await server.shutdown()
         _ = try await inFlight.value
         await client.close()

@@ -78,6 +78,29 @@ struct MessageDeframer {
 
 /// Writes length-prefixed messages.
 enum MessageFramer {
+    /// The bytes a message buffer reserves in front of its payload for the prefix.
+    static let headroom = 5
+
+    /// A new buffer for a message to be written into, with room for the prefix in front.
+    static func bufferWithHeadroom(capacity: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: capacity + Self.headroom)
+        buffer.moveWriterIndex(forwardBy: Self.headroom)
+        buffer.moveReaderIndex(forwardBy: Self.headroom)
+        return buffer
+    }
+
+    /// Frames an uncompressed message without copying when it has headroom (see
+    /// `bufferWithHeadroom`); `nil` otherwise.
+    static func frameInPlace(_ message: ByteBuffer) -> ByteBuffer? {
+        guard message.readerIndex >= Self.headroom else { return nil }
+        var framed = message
+        let length = framed.readableBytes
+        framed.moveReaderIndex(to: message.readerIndex - Self.headroom)
+        framed.setInteger(UInt8(0), at: framed.readerIndex)
+        framed.setInteger(UInt32(length), at: framed.readerIndex + 1)
+        return framed
+    }
+
     /// Appends one framed message to `out`.
     static func frame(_ payload: ByteBuffer, compressed: Bool, into out: inout ByteBuffer) {
         out.reserveCapacity(minimumWritableBytes: 5 + payload.readableBytes)

@@ -88,8 +88,8 @@ struct HTTP2SessionError: Error, Hashable, Sendable {
     var message: String
 }
 
-/// Outbound DATA waiting for nghttp2 to pull it for one stream.
-private struct OutboundQueue {
+/// Outbound DATA waiting for nghttp2 to pull it for one stream (a class: mutated in place).
+private final class OutboundQueue {
     var buffer: ByteBuffer?
     var trailers: OutboundHeaders?
     var endStream = false
@@ -208,7 +208,26 @@ final class HTTP2Session {
             self.blockFields.removeAll()
             return
         }
-        self.blockFields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        self.blockFields.append((self.intern(name), self.intern(value)))
+    }
+
+    // A direct-mapped cache of recent header strings longer than Swift's inline small
+    // strings (paths, content types, user agents): repeated requests allocate no Strings.
+    private var internKeys = ContiguousArray<[UInt8]>(repeating: [], count: 256)
+    private var internValues = ContiguousArray<String>(repeating: "", count: 256)
+
+    private func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let count = bytes.count
+        guard count > 15, count <= 128 else { return String(decoding: bytes, as: UTF8.self) }
+        let hash = count &* 31 &+ Int(bytes[0]) &* 7 &+ Int(bytes[count - 1]) &* 13 &+ Int(bytes[count / 2]) &* 3 &+ Int(bytes[count / 3])
+        let slot = hash & 255
+        if self.internKeys[slot].count == count, self.internKeys[slot].elementsEqual(bytes) {
+            return self.internValues[slot]
+        }
+        let string = String(decoding: bytes, as: UTF8.self)
+        self.internKeys[slot] = Array(bytes)
+        self.internValues[slot] = string
+        return string
     }
 
     fileprivate func endHeaders(streamID: Int32, endStream: Bool) {
@@ -235,53 +254,49 @@ final class HTTP2Session {
 
     /// Copies queued outbound bytes for nghttp2; returns the length and the DATA flags.
     fileprivate func readOutbound(streamID: Int32, into target: UnsafeMutableRawBufferPointer) -> (length: Int, flags: UInt32, deferred: Bool) {
-        guard var queue = self.outbound[streamID] else {
+        guard let queue = self.outbound[streamID] else {
             // Nothing was ever queued: end the stream rather than hang.
             return (0, NGHTTP2_DATA_FLAG_EOF.rawValue, false)
         }
         let before = queue.pendingBytes
         var length = 0
-        if var buffer = queue.buffer {
-            length = min(target.count, buffer.readableBytes)
-            buffer.withUnsafeReadableBytes { source in
+        if queue.buffer != nil {
+            length = min(target.count, queue.buffer!.readableBytes)
+            queue.buffer!.withUnsafeReadableBytes { source in
                 target.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: length)
             }
-            buffer.moveReaderIndex(forwardBy: length)
-            queue.buffer = buffer.readableBytes > 0 ? buffer : nil
+            queue.buffer!.moveReaderIndex(forwardBy: length)
+            if queue.buffer!.readableBytes == 0 { queue.buffer = nil }
         }
         let after = queue.pendingBytes
         if before >= self.settings.outboundLowWatermark && after < self.settings.outboundLowWatermark {
             self.record(.outboundWritable(streamID: streamID))
         }
-        var flags: UInt32 = 0
-        if after == 0 {
-            if let trailers = queue.trailers {
-                flags = NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-                let result = self.withNV(trailers) { nva, count in
-                    nghttp2_submit_trailer(self.session, streamID, nva, count)
-                }
-                switch result {
-                case 0:
-                    break  // Trailers go out right after this DATA frame.
-                default:
-                    // The stream is gone or out of memory: end it with the DATA frame instead.
-                    flags = NGHTTP2_DATA_FLAG_EOF.rawValue
-                }
-                self.outbound.removeValue(forKey: streamID)
-                return (length, flags, false)
+        guard after == 0 else { return (length, 0, false) }
+        if let trailers = queue.trailers {
+            var flags = NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+            let result = self.withNV(trailers) { nva, count in
+                nghttp2_submit_trailer(self.session, streamID, nva, count)
             }
-            if queue.endStream {
-                self.outbound.removeValue(forKey: streamID)
-                return (length, NGHTTP2_DATA_FLAG_EOF.rawValue, false)
+            switch result {
+            case 0:
+                break  // Trailers go out right after this DATA frame.
+            default:
+                // The stream is gone or out of memory: end it with the DATA frame instead.
+                flags = NGHTTP2_DATA_FLAG_EOF.rawValue
             }
-            if length == 0 {
-                queue.deferred = true
-                self.outbound[streamID] = queue
-                return (0, 0, true)
-            }
+            self.outbound.removeValue(forKey: streamID)
+            return (length, flags, false)
         }
-        self.outbound[streamID] = queue
-        return (length, flags, false)
+        if queue.endStream {
+            self.outbound.removeValue(forKey: streamID)
+            return (length, NGHTTP2_DATA_FLAG_EOF.rawValue, false)
+        }
+        if length == 0 {
+            queue.deferred = true
+            return (0, 0, true)
+        }
+        return (length, 0, false)
     }
 
     // MARK: Input and output
@@ -427,31 +442,27 @@ final class HTTP2Session {
 
     /// Queues DATA bytes (already framed gRPC messages) for a stream.
     func queueData(streamID: Int32, _ bytes: ByteBuffer) {
-        guard var queue = self.outbound[streamID] else { return }
-        if var buffer = queue.buffer {
-            buffer.writeImmutableBuffer(bytes)
-            queue.buffer = buffer
-        } else {
+        guard let queue = self.outbound[streamID] else { return }
+        if queue.buffer == nil {
             queue.buffer = bytes
+        } else {
+            queue.buffer!.writeImmutableBuffer(bytes)
         }
-        self.outbound[streamID] = queue
-        self.resumeIfDeferred(streamID: streamID)
+        self.resumeIfDeferred(queue, streamID: streamID)
     }
 
     /// Queues trailers (server) to follow the queued DATA.
     func queueTrailers(streamID: Int32, _ headers: OutboundHeaders) {
-        guard var queue = self.outbound[streamID] else { return }
+        guard let queue = self.outbound[streamID] else { return }
         queue.trailers = headers
-        self.outbound[streamID] = queue
-        self.resumeIfDeferred(streamID: streamID)
+        self.resumeIfDeferred(queue, streamID: streamID)
     }
 
     /// Ends the stream (client half-close) after the queued DATA.
     func queueEndStream(streamID: Int32) {
-        guard var queue = self.outbound[streamID] else { return }
+        guard let queue = self.outbound[streamID] else { return }
         queue.endStream = true
-        self.outbound[streamID] = queue
-        self.resumeIfDeferred(streamID: streamID)
+        self.resumeIfDeferred(queue, streamID: streamID)
     }
 
     /// Bytes queued and not yet taken by nghttp2 for a stream.
@@ -459,10 +470,9 @@ final class HTTP2Session {
         self.outbound[streamID]?.pendingBytes ?? 0
     }
 
-    private func resumeIfDeferred(streamID: Int32) {
-        guard var queue = self.outbound[streamID], queue.deferred else { return }
+    private func resumeIfDeferred(_ queue: OutboundQueue, streamID: Int32) {
+        guard queue.deferred else { return }
         queue.deferred = false
-        self.outbound[streamID] = queue
         let result = nghttp2_session_resume_data(self.session, streamID)
         switch result {
         case 0:

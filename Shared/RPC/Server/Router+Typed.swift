@@ -13,10 +13,10 @@ extension ProtoMessage {
         }
     }
 
-    /// Encodes into a new buffer.
+    /// Encodes into a new buffer, leaving room in front for the gRPC message prefix.
     func encode(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         self.withSerializedBytes { bytes in
-            var buffer = allocator.buffer(capacity: bytes.count)
+            var buffer = MessageFramer.bufferWithHeadroom(capacity: bytes.count, allocator: allocator)
             buffer.writeBytes(bytes)
             return buffer
         }

@@ -3,12 +3,12 @@ import NIOCore
 /// One server call (one HTTP/2 stream): collects request messages, runs the handler, writes
 /// the response. Its state is touched only on the connection's event loop; handlers running
 /// elsewhere hop onto it.
-final class ServerCall: @unchecked Sendable {
+final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
     let streamID: Int32
     let loop: any EventLoop
     let head: RequestHead
     let handler: RawHandler
-    let options: ResponseOptionsBox
+    var options: ResponseOptionsBox { self }
     private var connection: ServerConnectionHandler?
     private var deframer: MessageDeframer
 
@@ -30,6 +30,7 @@ final class ServerCall: @unchecked Sendable {
 
     private var task: Task<Void, Never>?
     private var deadlineTimer: Scheduled<Void>?
+    private var resetOnFurtherData = false
     let deadline: Deadline?
 
     init(streamID: Int32, head: RequestHead, handler: RawHandler, connection: ServerConnectionHandler, loop: any EventLoop, maxMessageSize: Int) {
@@ -39,12 +40,12 @@ final class ServerCall: @unchecked Sendable {
         self.connection = connection
         self.loop = loop
         self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
-        self.options = ResponseOptionsBox()
         if let timeout = head.timeout {
             self.deadline = Deadline.after(timeout)
         } else {
             self.deadline = nil
         }
+        super.init()
     }
 
     var context: ServerContext {
@@ -107,7 +108,11 @@ final class ServerCall: @unchecked Sendable {
         switch self.handler {
         case .unary(let handler):
             let response = try await handler(self.takeSingleRequest(), context)
-            self.onLoop { $0.finishWithMessage(response) }
+            if self.loop.inEventLoop {
+                self.finishWithMessage(response)
+            } else {
+                self.onLoop { $0.finishWithMessage(response) }
+            }
         case .serverStreaming(let handler):
             try await handler(self.takeSingleRequest(), context, RawResponseWriter(call: self))
             self.onLoop { $0.finish(status: .ok) }
@@ -152,11 +157,11 @@ final class ServerCall: @unchecked Sendable {
     private func deadlineExceeded() {
         guard !self.finished, !self.streamClosed else { return }
         self.task?.cancel()
-        let trailersOnly = !self.headersSent
+        // The status ends our side of the stream; a RST_STREAM(NO_ERROR) right behind it
+        // races with the trailers in grpc core (seen as INTERNAL by grpcio), so the stream
+        // is reset only if the client keeps it open after the status (see `receiveData`).
+        self.resetOnFurtherData = !self.inboundEnded
         self.finish(status: Status(code: .deadlineExceeded, message: "deadline exceeded"))
-        if trailersOnly, !self.inboundEnded {
-            self.connection?.session?.resetStream(streamID: self.streamID, errorCode: HTTP2Session.noError)
-        }
         self.connection?.scheduleFlush()
     }
 
@@ -166,6 +171,11 @@ final class ServerCall: @unchecked Sendable {
         let count = bytes.readableBytes
         guard !self.finished, self.inboundError == nil else {
             self.connection?.session?.consume(streamID: self.streamID, bytes: count)
+            if self.resetOnFurtherData {
+                self.resetOnFurtherData = false
+                self.connection?.session?.resetStream(streamID: self.streamID, errorCode: HTTP2Session.cancel)
+                self.connection?.scheduleFlush()
+            }
             return
         }
         self.unconsumedBytes += count
@@ -321,6 +331,9 @@ final class ServerCall: @unchecked Sendable {
 
     private func frame(_ message: ByteBuffer, compress: Bool) throws -> ByteBuffer {
         guard let connection = self.connection else { throw RPCError(code: .cancelled, message: "the call has ended") }
+        if !(compress && self.responseCompression == .gzip), let framed = MessageFramer.frameInPlace(message) {
+            return framed
+        }
         var out = connection.allocator.buffer(capacity: message.readableBytes + 5)
         if compress && self.responseCompression == .gzip {
             do {
