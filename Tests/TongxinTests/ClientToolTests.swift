@@ -109,9 +109,42 @@ struct ClientToolTests {
         #expect(result.out.isEmpty)
     }
 
+    @Test("load: a short closed-loop run reports calls, percentiles and status codes as JSON")
+    func load() throws {
+        let result = try Self.tongxin([
+            "load", self.address, "grpc.testing.TestService/UnaryCall",
+            "--template", #"{"responseSize": {{rand:1:10}}, "responseStatus": {"code": {{pick:0|5}}, "message": "m{{seq}}"}}"#,
+            "-c", "4", "-n", "200", "--output", "json",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(json["calls"] as? Int == 200)
+        let codes = try #require(json["statusCodes"] as? [[String: Any]])
+        #expect(Set(codes.compactMap { $0["code"] as? String }) == ["OK", "NOT_FOUND"])
+        #expect(codes.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 200)
+        let latency = try #require(json["latencyMs"] as? [String: Any])
+        for key in ["p50", "p90", "p99", "p99.9", "max", "mean"] { #expect(latency[key] != nil, "\(key)") }
+    }
+
+    @Test("load: open loop at a fixed rate keeps the rate, and writes an HTML report")
+    func openLoopHTML() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString).html")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try Self.tongxin([
+            "load", self.address, "grpc.testing.TestService/EmptyCall", "--rps", "200", "-z", "1s", "-c", "8",
+            "--output", "html", "--out", file.path,
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let html = try String(contentsOf: file, encoding: .utf8)
+        #expect(html.contains("<svg"))
+        #expect(html.contains("open loop at 200 calls/s"))
+        #expect(!html.contains("<script"))
+        #expect(html.contains("Calls:     200 "))
+    }
+
     @Test("every command has --help with an example")
     func help() throws {
-        for command in ["call", "list", "describe", "health"] {
+        for command in ["call", "list", "describe", "health", "load"] {
             let result = try Self.tongxin([command, "--help"])
             #expect(result.status == 0)
             #expect(result.out.contains("tongxin \(command) 127.0.0.1:50051"), "\(command)")

@@ -1,0 +1,323 @@
+import ArgumentParser
+import Atomics
+import Foundation
+import Histogram
+import Model
+import NIOCore
+import RPC
+
+/// `tongxin load ADDR package.Service/Method`: a load test measured honestly (like ghz).
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load-test a method and report throughput, latency percentiles and status codes.",
+        discussion: """
+            Closed loop by default: -c workers each send the next call when the last one ends. \
+            With --rps the load is open loop: calls are due at a constant rate and each latency is \
+            measured from the moment the call was due, so a slow server cannot hide its queueing \
+            (no coordinated omission); -c then caps the calls in flight.
+
+            The request is -d JSON (encoded once) or a --template whose strings may hold \
+            {{seq}} (a call counter), {{uuid}}, {{rand:MIN:MAX}} (an integer) and {{pick:a|b|c}}, \
+            rendered for every call.
+
+            Examples:
+              tongxin load 127.0.0.1:50051 grpc.testing.TestService/UnaryCall -d '{"responseSize":10}' -c 50 -z 10s
+              tongxin load 127.0.0.1:50051 tongxin.registry.v1.RegistryService/GetMember \\
+                --template '{"id":"m-{{rand:1:500000}}"}' --rps 5000 -z 30s --output html --out report.html
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The method, as package.Service/Method.")
+    var method: String
+
+    @Option(name: .shortAndLong, help: "The request as JSON (default {}).")
+    var data: String?
+
+    @Option(help: "A request template rendered per call ({{seq}}, {{uuid}}, {{rand:MIN:MAX}}, {{pick:a|b}}).")
+    var template: String?
+
+    @Option(name: .customShort("c"), help: "Concurrent calls (workers).")
+    var concurrency: Int = 10
+
+    @Option(help: "HTTP/2 connections the workers share.")
+    var connections: Int = 1
+
+    @Option(name: .customShort("n"), help: "Stop after this many calls (after warm-up).")
+    var total: Int?
+
+    @Option(name: .customShort("z"), help: "Stop after this long, e.g. 10s (default 10s unless -n is given).")
+    var duration: String?
+
+    @Option(help: "Run this long first without recording, e.g. 2s.")
+    var warmup: String = "0s"
+
+    @Option(help: "Open loop: calls per second, due at a constant rate.")
+    var rps: Double?
+
+    @Option(help: "Output: text, json, csv (per-second series) or html (a self-contained report).")
+    var output: String = "text"
+
+    @Option(help: "Write the report to this file instead of standard output.")
+    var out: String?
+
+    func validate() throws {
+        guard self.concurrency > 0 else { throw ValidationError("-c must be at least 1") }
+        guard self.connections > 0 else { throw ValidationError("--connections must be at least 1") }
+        if let total = self.total, total <= 0 { throw ValidationError("-n must be at least 1") }
+        if let rps = self.rps, rps <= 0 { throw ValidationError("--rps must be positive") }
+        guard ["text", "json", "csv", "html"].contains(self.output) else {
+            throw ValidationError("--output \(self.output): expected text, json, csv or html")
+        }
+        if self.data != nil && self.template != nil { throw ValidationError("give -d or --template, not both") }
+    }
+
+    func run() async throws {
+        let path = self.method.hasPrefix("/") ? self.method : "/" + self.method
+        guard let descriptor = DescriptorPool.services.flatMap(\.methods).first(where: { $0.path == path }) else {
+            throw Failure.usage("unknown method \(self.method); `tongxin list ADDR` shows the services")
+        }
+        let source: RequestSource
+        do {
+            source = try RequestSource(json: self.data, template: self.template, messageType: descriptor.inputType)
+        } catch let error as ProtoJSONError {
+            throw Failure.usage("request for \(descriptor.name) (\(descriptor.inputType)): \(error.description)")
+        }
+        guard let warmup = DurationText.parse(self.warmup) ?? (self.warmup == "0s" ? .zero : nil) else {
+            throw Failure.usage("--warmup \(self.warmup): expected e.g. 2s")
+        }
+        var limit: Duration? = nil
+        if let duration = self.duration {
+            guard let parsed = DurationText.parse(duration) else { throw Failure.usage("-z \(duration): expected e.g. 10s") }
+            limit = parsed
+        } else if self.total == nil {
+            limit = .seconds(10)
+        }
+        let clients = try (0..<self.connections).map { _ in try self.connection.client() }
+        defer { for client in clients { Task { await client.close() } } }
+
+        let plan = LoadPlan(
+            path: path, kind: descriptor.kind, source: source, concurrency: self.concurrency, total: self.total,
+            duration: limit, warmup: warmup, rps: self.rps, timeout: try self.connection.timeout())
+        let result = await LoadRunner(plan: plan, clients: clients).run(progress: isatty(2) == 1)
+        let report = LoadReport(result: result, method: path, address: self.connection.address, plan: plan)
+        let text: String
+        switch self.output {
+        case "json": text = report.json()
+        case "csv": text = report.csv()
+        case "html": text = report.html()
+        default: text = report.text()
+        }
+        if let out = self.out {
+            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
+                throw Failure.usage("--out \(out): cannot write the file")
+            }
+        } else {
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        }
+        if result.ok == 0 && result.total > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Where each call's request bytes come from: one fixed encoding, or a template rendered per call.
+struct RequestSource: Sendable {
+    let fixed: ByteBuffer?
+    let template: String?
+    let messageType: String
+
+    init(json: String?, template: String?, messageType: String) throws {
+        self.messageType = messageType
+        self.template = template
+        if let template {
+            self.fixed = nil
+            // Render once now so a broken template fails before the run, with the field named.
+            _ = try ProtoJSON.serializedBytes(fromJSON: Self.render(template, sequence: 0), messageType: messageType)
+        } else {
+            self.fixed = ByteBuffer(bytes: try ProtoJSON.serializedBytes(fromJSON: json ?? "{}", messageType: messageType))
+        }
+    }
+
+    /// The request of call number `sequence`.
+    func request(_ sequence: Int) -> ByteBuffer {
+        if let fixed = self.fixed { return fixed }
+        let text = Self.render(self.template ?? "{}", sequence: sequence)
+        return ByteBuffer(bytes: (try? ProtoJSON.serializedBytes(fromJSON: text, messageType: self.messageType)) ?? [])
+    }
+
+    /// Replaces `{{seq}}`, `{{uuid}}`, `{{rand:MIN:MAX}}` and `{{pick:a|b}}`.
+    static func render(_ template: String, sequence: Int) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                out += rest[open.lowerBound...]
+                return out
+            }
+            let token = rest[open.upperBound..<close.lowerBound]
+            let parts = token.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            switch parts.first {
+            case "seq": out += String(sequence)
+            case "uuid": out += UUID().uuidString.lowercased()
+            case "rand" where parts.count == 3:
+                let low = Int(parts[1]) ?? 0
+                let high = max(low, Int(parts[2]) ?? low)
+                out += String(Int.random(in: low...high))
+            case "pick" where parts.count >= 2:
+                let choices = token.dropFirst(5).split(separator: "|")
+                out += choices.randomElement().map(String.init) ?? ""
+            default:
+                out += "{{" + token + "}}"
+            }
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+/// What to run.
+struct LoadPlan: Sendable {
+    let path: String
+    let kind: StreamingKind
+    let source: RequestSource
+    let concurrency: Int
+    let total: Int?
+    let duration: Duration?
+    let warmup: Duration
+    let rps: Double?
+    let timeout: Duration
+}
+
+/// What one worker saw; merged at the end so the hot loop shares nothing but two counters.
+struct WorkerTally: Sendable {
+    var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    var codes: [Status.Code: (count: Int, sample: String)] = [:]
+    /// Per second since the start of measurement: calls, errors, latency sum and max (µs).
+    var seconds: [Int: (count: Int, errors: Int, sum: UInt64, max: UInt64)] = [:]
+
+    mutating func record(latency: Duration, code: Status.Code, message: String, second: Int) {
+        let micros = UInt64(max(1, latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000))
+        _ = self.histogram.record(min(micros, 120_000_000))
+        if let existing = self.codes[code] {
+            self.codes[code] = (existing.count + 1, existing.sample)
+        } else {
+            self.codes[code] = (1, message)
+        }
+        var bucket = self.seconds[second] ?? (0, 0, 0, 0)
+        bucket.count += 1
+        if code != .ok { bucket.errors += 1 }
+        bucket.sum += micros
+        bucket.max = max(bucket.max, micros)
+        self.seconds[second] = bucket
+    }
+
+    mutating func merge(_ other: WorkerTally) {
+        self.histogram.add(other.histogram)
+        for (code, value) in other.codes {
+            let existing = self.codes[code]
+            self.codes[code] = ((existing?.count ?? 0) + value.count, existing?.sample ?? value.sample)
+        }
+        for (second, value) in other.seconds {
+            let existing = self.seconds[second] ?? (0, 0, 0, 0)
+            self.seconds[second] = (existing.count + value.count, existing.errors + value.errors, existing.sum + value.sum, max(existing.max, value.max))
+        }
+    }
+}
+
+/// The merged outcome of a run.
+struct LoadResult: Sendable {
+    var tally: WorkerTally
+    var elapsed: Duration
+    var total: Int { Int(self.tally.histogram.totalCount) }
+    var ok: Int { self.tally.codes[.ok]?.count ?? 0 }
+}
+
+/// Runs the workers.
+struct LoadRunner: Sendable {
+    let plan: LoadPlan
+    let clients: [RPCClient]
+
+    func run(progress: Bool) async -> LoadResult {
+        let issued = ManagedAtomic<Int>(0)
+        let completed = ManagedAtomic<Int>(0)
+        let reserved = ManagedAtomic<Int>(0)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let measureFrom = start + self.plan.warmup
+        let stopAt = self.plan.duration.map { measureFrom + $0 }
+        let plan = self.plan
+        let clients = self.clients
+
+        let reporter: Task<Void, Never>? = progress ? Task.detached {
+            var last = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let now = completed.load(ordering: .relaxed)
+                let seconds = (clock.now - start).components.seconds
+                FileHandle.standardError.write(Data("\r[\(seconds)s] \(now) calls, \(now - last)/s   ".utf8))
+                last = now
+            }
+        } : nil
+
+        let tally = await withTaskGroup(of: WorkerTally.self) { group in
+            for worker in 0..<plan.concurrency {
+                let client = clients[worker % clients.count]
+                group.addTask {
+                    var tally = WorkerTally()
+                    while true {
+                        let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)
+                        var due = clock.now
+                        if let rps = plan.rps {
+                            due = start + .nanoseconds(Int64(Double(sequence) / rps * 1e9))
+                            if let stopAt, due >= stopAt { break }
+                            if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
+                        }
+                        let began = plan.rps == nil ? clock.now : due
+                        if let stopAt, began >= stopAt { break }
+                        let measured = began >= measureFrom
+                        // Reserve one of the -n measured calls before sending, so in-flight calls never overshoot.
+                        if measured, let total = plan.total, reserved.loadThenWrappingIncrement(ordering: .relaxed) >= total { break }
+                        let (code, message) = await Self.call(client, plan, sequence)
+                        let end = clock.now
+                        if measured {
+                            let second = Int((began - measureFrom).components.seconds)
+                            tally.record(latency: end - began, code: code, message: message, second: second)
+                            completed.wrappingIncrement(ordering: .relaxed)
+                        }
+                        if Task.isCancelled { break }
+                    }
+                    return tally
+                }
+            }
+            var merged = WorkerTally()
+            for await tally in group { merged.merge(tally) }
+            return merged
+        }
+        reporter?.cancel()
+        if progress { FileHandle.standardError.write(Data("\r".utf8)) }
+        return LoadResult(tally: tally, elapsed: clock.now - measureFrom)
+    }
+
+    private static func call(_ client: RPCClient, _ plan: LoadPlan, _ sequence: Int) async -> (Status.Code, String) {
+        let options = CallOptions(deadline: .after(plan.timeout))
+        let request = plan.source.request(sequence)
+        do {
+            switch plan.kind {
+            case .unary:
+                _ = try await client.unaryRaw(path: plan.path, request, options: options)
+            case .serverStreaming:
+                let call = try await client.serverStreamingRaw(path: plan.path, request, options: options)
+                while try await call.receive() != nil {}
+            case .clientStreaming, .bidirectionalStreaming:
+                let call = try await client.streamRaw(path: plan.path, options: options)
+                try await call.send(request)
+                try await call.closeSend()
+                while try await call.receive() != nil {}
+            }
+            return (.ok, "")
+        } catch {
+            return (error.code, error.message)
+        }
+    }
+}
