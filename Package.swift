@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "RPC", targets: ["RPC"]),
         .executable(name: "tongxin-interop", targets: ["Interop"]),
         .executable(name: "tongxin", targets: ["Tongxin"]),
+        .executable(name: "tongxin-registry", targets: ["Registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -90,6 +91,16 @@ let package = Package(
         .target(
             name: "RegistryCore", dependencies: ["Model", "ServiceKit"],
             path: "Services/Registry/Core", swiftSettings: swiftSettings),
+
+        // tongxin-registry: the registry over gRPC.
+        .executableTarget(
+            name: "Registry",
+            dependencies: [
+                "RegistryCore", "ServiceKit", "RPC", "Model",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/Registry/Server", swiftSettings: swiftSettings),
 
         // grpc.testing.TestService server and client cases, for interop with stock gRPC.
         .executableTarget(

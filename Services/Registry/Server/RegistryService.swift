@@ -1,0 +1,133 @@
+import Logging
+import Model
+import RPC
+import RegistryCore
+import ServiceKit
+
+/// `tongxin.registry.v1.RegistryService` over gRPC: each RPC is the `RegistryStore` call of
+/// the same name; errors become gRPC statuses with `google.rpc` details.
+struct RegistryService: Sendable {
+    typealias API = RegistryV1.RegistryService
+
+    let store: RegistryStore
+    let logger: Logger
+    /// How often an idle WatchChanges stream looks for new changes, and sends a heartbeat.
+    var pollInterval: Duration = .milliseconds(50)
+    var heartbeatInterval: Duration = .seconds(30)
+
+    /// The caller, from the call's metadata (`x-tongxin-user`, `x-tongxin-user-name`).
+    /// Authentication is not in place yet: an absent user is recorded as "anonymous".
+    static func caller(_ context: ServerContext) -> Caller {
+        Caller(
+            userID: context.metadata.first("x-tongxin-user") ?? "anonymous",
+            displayName: context.metadata.first("x-tongxin-user-name"))
+    }
+
+    private func fail(_ error: ServiceError) -> RPCError {
+        error.rpcError(domain: "registry.tongxin", logger: self.logger)
+    }
+
+    private func unary<M: RPCMethod>(
+        _ router: inout Router, _ method: M.Type,
+        _ body: @escaping @Sendable (M.Input, Caller) async throws -> M.Output
+    ) {
+        router.register(method) { (request: M.Input, context: ServerContext) async throws -> M.Output in
+            do {
+                return try await body(request, Self.caller(context))
+            } catch {
+                throw self.fail(ServiceError.from(error))
+            }
+        }
+    }
+
+    /// Registers every RPC of the service on `router`.
+    func register(into router: inout Router) {
+        let s = self.store
+        self.unary(&router, API.ImportRegions.self) { try await s.importRegions($0, caller: $1) }
+        self.unary(&router, API.GetRegion.self) { r, _ in try await s.getRegion(r) }
+        self.unary(&router, API.ListChildRegions.self) { r, _ in try await s.listChildRegions(r) }
+        self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.listRegionAncestors(r) }
+        self.unary(&router, API.UpdateRegion.self) { try await s.updateRegion($0, caller: $1) }
+        self.unary(&router, API.CreateMember.self) { try await s.createMember($0, caller: $1) }
+        self.unary(&router, API.GetMember.self) { r, _ in try await s.getMember(r) }
+        self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.batchGetMembers(r) }
+        self.unary(&router, API.ListMembers.self) { r, _ in try await s.listMembers(r) }
+        self.unary(&router, API.UpdateMember.self) { try await s.updateMember($0, caller: $1) }
+        self.unary(&router, API.AdmitMember.self) { try await s.admitMember($0, caller: $1) }
+        self.unary(&router, API.RejectMember.self) { try await s.rejectMember($0, caller: $1) }
+        self.unary(&router, API.SuspendMember.self) { try await s.suspendMember($0, caller: $1) }
+        self.unary(&router, API.ReinstateMember.self) { try await s.reinstateMember($0, caller: $1) }
+        self.unary(&router, API.ExitMember.self) { try await s.exitMember($0, caller: $1) }
+        self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.listMemberHistory(r) }
+        self.unary(&router, API.AddNegativeListEntry.self) { try await s.addNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.RemoveNegativeListEntry.self) { try await s.removeNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.ListNegativeListEntries.self) { r, _ in try await s.listNegativeListEntries(r) }
+        self.unary(&router, API.CheckNegativeList.self) { r, _ in try await s.checkNegativeList(r) }
+        self.unary(&router, API.CreateOrganisation.self) { try await s.createOrganisation($0, caller: $1) }
+        self.unary(&router, API.GetOrganisation.self) { r, _ in try await s.getOrganisation(r) }
+        self.unary(&router, API.ListOrganisations.self) { r, _ in try await s.listOrganisations(r) }
+        self.unary(&router, API.UpdateOrganisation.self) { try await s.updateOrganisation($0, caller: $1) }
+        self.unary(&router, API.DissolveOrganisation.self) { try await s.dissolveOrganisation($0, caller: $1) }
+        self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.listOrganisationHistory(r) }
+        self.unary(&router, API.CreateMembership.self) { try await s.createMembership($0, caller: $1) }
+        self.unary(&router, API.UpdateMembership.self) { try await s.updateMembership($0, caller: $1) }
+        self.unary(&router, API.EndMembership.self) { try await s.endMembership($0, caller: $1) }
+        self.unary(&router, API.ListMemberships.self) { r, _ in try await s.listMemberships(r) }
+        self.unary(&router, API.CreateContactRecord.self) { try await s.createContactRecord($0, caller: $1) }
+        self.unary(&router, API.UpdateContactRecord.self) { try await s.updateContactRecord($0, caller: $1) }
+        self.unary(&router, API.ListContactRecords.self) { r, _ in try await s.listContactRecords(r) }
+        self.unary(&router, API.ListOverdueContacts.self) { r, _ in try await s.listOverdueContacts(r) }
+        self.unary(&router, API.GetRegistryStatistics.self) { r, _ in try await s.registryStatistics(r) }
+        router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
+            do {
+                try await self.watch(request, writer)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as RPCError {
+                throw error
+            } catch {
+                throw self.fail(ServiceError.from(error))
+            }
+        }
+    }
+
+    /// WatchChanges: a token message at once, the backlog, `caught_up`, then live changes and
+    /// a heartbeat every `heartbeatInterval` while idle. Every message carries the token to
+    /// resume right after it, so a watcher that reconnects misses and repeats nothing.
+    func watch(_ request: RegistryV1.WatchChangesRequest, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>) async throws {
+        let bounds = try await self.store.changeFeedBounds()
+        var position: Int64
+        if !request.resumeToken.isEmpty {
+            position = try ChangeFeedToken.decode(request.resumeToken)
+            guard position + 1 >= bounds.oldest || bounds.oldest == 0 else {
+                throw ServiceError.failedPrecondition(
+                    reason: "the changes after this token are no longer kept; list again and watch from now",
+                    subject: "resume_token", errorReason: "RESUME_TOKEN_EXPIRED")
+            }
+        } else if request.replayRetained {
+            position = max(0, bounds.oldest - 1)
+        } else {
+            position = bounds.latest
+        }
+        try await writer.write(RegistryV1.WatchChangesResponse(resumeToken: ChangeFeedToken.encode(position)))
+        var caughtUp = false
+        var lastSent = ContinuousClock.now
+        while !Task.isCancelled {
+            let page = try await self.store.changes(
+                after: position, limit: 500, entityKinds: request.entityKinds, regionCode: request.regionCode)
+            for event in page.events {
+                try await writer.write(RegistryV1.WatchChangesResponse(event: event, resumeToken: ChangeFeedToken.encode(event.sequence)))
+                lastSent = ContinuousClock.now
+            }
+            let advanced = page.scannedThrough > position
+            position = page.scannedThrough
+            if advanced { continue }
+            if !caughtUp || ContinuousClock.now - lastSent >= self.heartbeatInterval {
+                try await writer.write(RegistryV1.WatchChangesResponse(resumeToken: ChangeFeedToken.encode(position), caughtUp: !caughtUp))
+                caughtUp = true
+                lastSent = ContinuousClock.now
+            }
+            try await Task.sleep(for: self.pollInterval)
+        }
+    }
+}
