@@ -127,6 +127,9 @@ let package = Package(
             path: "Tools/Tongxin", swiftSettings: swiftSettings),
 
         .testTarget(
+            name: "RegistryServerTests", dependencies: ["Registry"],
+            path: "Tests/RegistryServerTests", exclude: ["Python"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "TongxinTests", dependencies: [],
             path: "Tests/TongxinTests", swiftSettings: swiftSettings),
         .testTarget(

@@ -33,9 +33,8 @@ struct RegistryCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: listen.host, port: listen.port, eventLoopCount: self.service.threads)
         configuration.interceptors = [CallObserver(logger: logger)]
         let server = RPCServer(router: router, configuration: configuration, logger: logger)
-        let address = try await server.start()
-        logger.info("tongxin-registry listening", metadata: ["address": "\(address)", "database": "\(DatabaseURL.redacted(self.database))"])
-        try await ServiceRuntime.run(server: server, options: self.service, logger: logger) {
+        logger.info("database ready", metadata: ["database": "\(DatabaseURL.redacted(self.database))"])
+        try await ServiceRuntime.run(name: "tongxin-registry", server: server, options: self.service, logger: logger) {
             try? await storage.close()
         }
     }

@@ -74,9 +74,12 @@ public enum ServiceRuntime {
     /// down gracefully: health goes NOT_SERVING, in-flight calls finish within the server's
     /// grace period, then `cleanup` runs (close the database).
     public static func run(
-        server: RPCServer, options: ServiceOptions, logger: Logger, cleanup: @escaping @Sendable () async -> Void = {}
+        name: String, server: RPCServer, options: ServiceOptions, logger: Logger,
+        cleanup: @escaping @Sendable () async -> Void = {}
     ) async throws {
-        var services: [any Service] = [server]
+        // The server binds inside the group, after the group traps SIGTERM/SIGINT, so a signal
+        // that arrives right after "listening" is logged is a graceful shutdown, never a kill.
+        var services: [any Service] = [AnnouncedServer(server: server, logger: logger, name: name)]
         if options.adminListen != "off" {
             let admin = try HostPort(options.adminListen, flag: "--admin-listen")
             let health = server.health
@@ -95,5 +98,18 @@ public enum ServiceRuntime {
             throw error
         }
         await cleanup()
+    }
+}
+
+/// Binds the server, logs "<name> listening" with the bound address, then serves.
+private struct AnnouncedServer: Service {
+    let server: RPCServer
+    let logger: Logger
+    let name: String
+
+    func run() async throws {
+        let address = try await self.server.start()
+        self.logger.info("\(self.name) listening", metadata: ["address": "\(address)"])
+        try await self.server.run()
     }
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A stock grpcio client, with code generated from Protos/, against a running tongxin-registry:
+creates, reads, searches and watches members. usage: registry_client.py HOST:PORT
+Prints PASS and exits 0 when every check holds."""
+import os
+import sys
+import tempfile
+
+import grpc
+from grpc_tools import protoc
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def generate():
+    import grpc_tools
+    out = tempfile.mkdtemp(prefix="registry_client_")
+    std = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    files = ["tongxin/common/v1/common.proto", "tongxin/registry/v1/registry.proto",
+             "tongxin/registry/v1/registry_service.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"]
+    if protoc.main(["protoc", "-I" + os.path.join(ROOT, "Protos"), "-I" + std, "--python_out=" + out,
+                    "--grpc_python_out=" + out] + files) != 0:
+        raise SystemExit("protoc failed")
+    sys.path.insert(0, out)
+
+
+def check(condition, what):
+    if not condition:
+        print("FAIL", what)
+        sys.exit(1)
+
+
+def id_number(region, birth, sequence):
+    body = "%s%s%03d" % (region, birth, sequence)
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+
+
+def details(error):
+    from google.rpc import status_pb2, error_details_pb2
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            out = {}
+            for any_ in status.details:
+                for cls in (error_details_pb2.BadRequest, error_details_pb2.ErrorInfo):
+                    if any_.Is(cls.DESCRIPTOR):
+                        message = cls()
+                        any_.Unpack(message)
+                        out[cls.__name__] = message
+            return out
+    return {}
+
+
+def main():
+    generate()
+    from tongxin.registry.v1 import registry_pb2 as reg, registry_service_pb2 as svc, registry_service_pb2_grpc as stubs
+    from google.protobuf import field_mask_pb2
+
+    channel = grpc.insecure_channel(sys.argv[1])
+    grpc.channel_ready_future(channel).result(timeout=10)
+    registry = stubs.RegistryServiceStub(channel)
+    who = (("x-tongxin-user", "python-client"),)
+
+    watch = registry.WatchChanges(svc.WatchChangesRequest(replay_retained=True), timeout=30)
+    first = next(watch)
+    check(first.resume_token != "", "the watch starts with a token")
+
+    imported = registry.ImportRegions(svc.ImportRegionsRequest(request_id="regions-1", regions=[
+        reg.RegionImportNode(code="420000", name="湖北省"),
+        reg.RegionImportNode(code="420100", name="武汉市", parent_code="420000"),
+        reg.RegionImportNode(code="420106", name="武昌区", parent_code="420100"),
+        reg.RegionImportNode(code="420111", name="洪山区", parent_code="420100"),
+    ]), metadata=who)
+    check(imported.created_count == 4, "four regions created, got %s" % imported)
+
+    created = []
+    for i, (region, name, category) in enumerate([
+            ("420106", "张三", reg.MEMBER_CATEGORY_PRIVATE_ECONOMY),
+            ("420106", "张四", reg.MEMBER_CATEGORY_RELIGIOUS),
+            ("420111", "李五", reg.MEMBER_CATEGORY_PRIVATE_ECONOMY)]):
+        member = reg.Member(region_code=region, category=category, name=name,
+                            resident_id_number=id_number("420106", "19800101", 11 + 2 * i), mobile="1380013800%d" % i)
+        response = registry.CreateMember(svc.CreateMemberRequest(request_id="create-%d" % i, member=member), metadata=who)
+        check(response.member.id != "" and response.member.name == name, "created %s" % name)
+        created.append(response.member)
+
+    again = registry.CreateMember(svc.CreateMemberRequest(request_id="create-0", member=reg.Member(
+        region_code="420106", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY, name="张三",
+        resident_id_number=id_number("420106", "19800101", 11), mobile="13800138000")), metadata=who)
+    check(again.member.id == created[0].id, "a repeated request_id returns the first result")
+
+    got = registry.GetMember(svc.GetMemberRequest(member_id=created[1].id), metadata=who)
+    check(got.member.name == "张四" and got.member.category == reg.MEMBER_CATEGORY_RELIGIOUS, "GetMember")
+
+    listed = registry.ListMembers(svc.ListMembersRequest(region_code="420100", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY), metadata=who)
+    check(sorted(m.name for m in listed.members) == ["张三", "李五"], "search by region subtree and category: %s" % [m.name for m in listed.members])
+    by_prefix = registry.ListMembers(svc.ListMembersRequest(region_code="420000", name_prefix="张"), metadata=who)
+    check(sorted(m.name for m in by_prefix.members) == ["张三", "张四"], "search by name prefix")
+
+    try:
+        registry.CreateMember(svc.CreateMemberRequest(request_id="bad", member=reg.Member(
+            region_code="420106", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY, name="坏",
+            resident_id_number="420106198001010010")), metadata=who)
+        check(False, "a bad resident ID number is rejected")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT, got %s" % e.code())
+        bad = details(e).get("BadRequest")
+        check(bad is not None and bad.field_violations[0].field == "member.resident_id_number",
+              "BadRequest names the field: %s" % details(e))
+
+    stale = reg.Member(id=created[0].id, name="张三丰", version=created[0].version + 5)
+    try:
+        registry.UpdateMember(svc.UpdateMemberRequest(member=stale, update_mask=field_mask_pb2.FieldMask(paths=["name"])), metadata=who)
+        check(False, "a stale version is rejected")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.ABORTED, "ABORTED, got %s %s" % (e.code(), e.details()))
+
+    seen = []
+    token_after_first = None
+    for message in watch:
+        if message.HasField("event") and message.event.entity_kind == reg.CHANGE_ENTITY_KIND_MEMBER:
+            seen.append(message.event.entity_id)
+            if token_after_first is None:
+                token_after_first = message.resume_token
+            if len(seen) == 3:
+                break
+    watch.cancel()
+    check(seen == [m.id for m in created], "the watch saw the three creates in order: %s" % seen)
+
+    resumed = registry.WatchChanges(svc.WatchChangesRequest(resume_token=token_after_first), timeout=30)
+    rest = []
+    for message in resumed:
+        if message.HasField("event") and message.event.entity_kind == reg.CHANGE_ENTITY_KIND_MEMBER:
+            rest.append(message.event.entity_id)
+        if message.caught_up:
+            break
+    resumed.cancel()
+    check(rest == [m.id for m in created[1:]], "resuming after the first create gives the other two, once: %s" % rest)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// The `tongxin-registry` executable as integrators meet it: started on a free port with its
+/// embedded SQLite, called by a stock Python grpcio client generated from `Protos/`.
+@Suite("tongxin-registry with a stock grpcio client")
+struct RegistryServerTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("tongxin-registry")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("tongxin-registry")
+    }
+
+    static var python: String {
+        ProcessInfo.processInfo.environment["TONGXIN_PYTHON"] ?? root.appendingPathComponent(".venv/bin/python").path
+    }
+
+    /// Starts the registry on a free port in a fresh data folder; returns it and its address.
+    static func start() throws -> (Process, String, URL) {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
+        let process = Process()
+        process.executableURL = self.binary
+        process.arguments = ["--listen", "127.0.0.1:0", "--admin-listen", "off", "--database", "sqlite:\(data.path)/registry.sqlite"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var text = ""
+        while !text.contains("tongxin-registry listening") {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) else {
+            process.terminate()
+            throw RegistryStartError(output: text)
+        }
+        return (process, String(text[range]), data)
+    }
+
+    struct RegistryStartError: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "tongxin-registry did not start: \(self.output)" }
+    }
+
+    @Test("creates, reads, searches and watches members; errors carry google.rpc details")
+    func stockClient() throws {
+        let (process, address, data) = try Self.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: Self.python)
+        script.arguments = [Self.root.appendingPathComponent("Tests/RegistryServerTests/Python/registry_client.py").path, address]
+        let pipe = Pipe()
+        script.standardOutput = pipe
+        script.standardError = pipe
+        try script.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 0, "\(output)")
+        #expect(output.contains("PASS"), "\(output)")
+    }
+
+    @Test("SIGTERM drains and exits cleanly")
+    func sigterm() throws {
+        let (process, _, data) = try Self.start()
+        defer { try? FileManager.default.removeItem(at: data) }
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+}
