@@ -34,6 +34,20 @@ struct StorageTests {
         #expect(throws: StorageError.self) { try PostgreSQLDatabase.Endpoint(url: "mysql://x/y") }
     }
 
+    @Test("SQLite runs in WAL mode and syncs every commit")
+    func sqliteDurabilitySettings() async throws {
+        try await withTestDatabase("sqlite") { database in
+            let settings = try await database.write { connection in
+                (
+                    try connection.queryOne("PRAGMA journal_mode")?.string(0),
+                    try connection.queryOne("PRAGMA synchronous")?.int64(0)
+                )
+            }
+            #expect(settings.0 == "wal")
+            #expect(settings.1 == 2)  // FULL
+        }
+    }
+
     @Test("values round-trip; a failed write rolls back alone; migrations apply once", arguments: ["sqlite", "postgres"])
     func roundTripAndIsolation(engine: String) async throws {
         try await withTestDatabase(engine) { database in

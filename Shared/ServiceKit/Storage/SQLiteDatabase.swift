@@ -29,11 +29,6 @@ public final class SQLiteDatabase: SQLDatabase {
         var configuration = Configuration()
         configuration.maximumReaderCount = maximumReaders
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            // In WAL mode FULL syncs the WAL at every commit: an acknowledged write survives
-            // a power cut, not only a process crash (NORMAL would only survive the latter).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             self.pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -53,6 +48,11 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         do {
             _ = try pool.writeWithoutTransaction { db in
+                // In WAL mode FULL syncs the WAL at every commit: an acknowledged write
+                // survives a power cut, not only a process crash. GRDB sets NORMAL (which
+                // may lose the last commits on power loss) when it opens the pool, so this
+                // comes after; only the writer connection commits.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
                 try Migrator.apply(migrations, on: GRDBConnection(db: db))
             }
         } catch {
