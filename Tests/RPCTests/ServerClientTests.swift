@@ -347,6 +347,44 @@ struct ServerClientTests {
         await lonely.close()
     }
 
+    @Test func maxConcurrentStreamsIsEnforced() async throws {
+        struct Gauge { var current = 0, peak = 0 }
+        let gauge = Mutex(Gauge())
+        var router = Router()
+        router.register(TestService.EmptyCall.self) { (_: GRPCTesting.Empty, _) in
+            gauge.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+            try await Task.sleep(for: .milliseconds(50))
+            gauge.withLock { $0.current -= 1 }
+            return GRPCTesting.Empty()
+        }
+        try await withServerAndClient(router, configure: { $0.maxConcurrentStreams = 2 }) { client, _ in
+            _ = try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { _ = try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty()) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(gauge.withLock { $0.peak } <= 2)
+        }
+    }
+
+    @Test func keepaliveAndIdleTimeoutWithTransparentReconnect() async throws {
+        try await withServerAndClient(Self.echoRouter(), configure: {
+            $0.keepaliveInterval = .milliseconds(50)
+            $0.keepaliveTimeout = .milliseconds(500)
+            $0.idleTimeout = .milliseconds(300)
+        }) { client, _ in
+            // Keepalive PINGs are answered: a call spanning several intervals succeeds.
+            _ = try await client.unary(TestService.UnaryCall.self, GRPCTesting.SimpleRequest(responseSize: 1))
+            // Idle: the server sends GOAWAY and closes; the next call reconnects.
+            try await Task.sleep(for: .milliseconds(700))
+            let response = try await client.unary(TestService.UnaryCall.self, GRPCTesting.SimpleRequest(responseSize: 2),
+                options: CallOptions(waitForReady: true))
+            #expect(response.payload?.body.count == 2)
+        }
+    }
+
     @Test func gracefulShutdownLetsInFlightCallsFinish() async throws {
         let started = Mutex(false)
         var router = Router()

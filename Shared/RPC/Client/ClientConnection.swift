@@ -49,12 +49,13 @@ final class ClientConnection: Sendable {
 
     private func connect() {
         let settings = self.configuration.http2Settings
+        let keepaliveInterval = self.configuration.keepaliveInterval
         let bootstrap = ClientBootstrap(group: self.group)
             .connectTimeout(self.configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = ClientConnectionHandler(loop: channel.eventLoop, settings: settings) { [weak self, weak channel] in
+                    let handler = ClientConnectionHandler(loop: channel.eventLoop, settings: settings, keepaliveInterval: keepaliveInterval) { [weak self, weak channel] in
                         guard let self, let channel else { return }
                         self.lost(channel: channel)
                     }

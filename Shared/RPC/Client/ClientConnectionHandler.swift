@@ -16,9 +16,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var closed = false
     let onClose: @Sendable () -> Void
 
-    init(loop: any EventLoop, settings: HTTP2SessionSettings, onClose: @escaping @Sendable () -> Void) {
+    let keepaliveInterval: TimeAmount?
+    private var keepalive: RepeatedTask?
+
+    init(loop: any EventLoop, settings: HTTP2SessionSettings, keepaliveInterval: TimeAmount?, onClose: @escaping @Sendable () -> Void) {
         self.loop = loop
         self.settings = settings
+        self.keepaliveInterval = keepaliveInterval
         self.onClose = onClose
     }
 
@@ -36,6 +40,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     func channelActive(context: ChannelHandlerContext) {
         self.flush()
+        if let interval = self.keepaliveInterval {
+            self.keepalive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+                self?.ping()
+            }
+        }
         context.fireChannelActive()
     }
 
@@ -52,6 +61,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func shutDown() {
         guard !self.closed else { return }
         self.closed = true
+        self.keepalive?.cancel()
         let streams = self.streams
         self.streams.removeAll()
         for (_, stream) in streams { stream.connectionClosed() }

@@ -3,6 +3,12 @@
 import CNGHTTP2
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Header fields as received or to be sent, in order.
 typealias HeaderFields = [(name: String, value: String)]
 
@@ -221,7 +227,10 @@ final class HTTP2Session {
         guard count > 15, count <= 128 else { return String(decoding: bytes, as: UTF8.self) }
         let hash = count &* 31 &+ Int(bytes[0]) &* 7 &+ Int(bytes[count - 1]) &* 13 &+ Int(bytes[count / 2]) &* 3 &+ Int(bytes[count / 3])
         let slot = hash & 255
-        if self.internKeys[slot].count == count, self.internKeys[slot].elementsEqual(bytes) {
+        let hit = self.internKeys[slot].withUnsafeBytes { key in
+            key.count == count && memcmp(key.baseAddress!, bytes.baseAddress!, count) == 0
+        }
+        if hit {
             return self.internValues[slot]
         }
         let string = String(decoding: bytes, as: UTF8.self)

@@ -23,6 +23,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var closing = false
     private var draining = false
     private var finalGoAwaySent = false
+    private var lastRoute: (path: String, handler: RawHandler)?
     private var idleTimer: Scheduled<Void>?
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
@@ -217,7 +218,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         case .failure(.grpc(let status)):
             self.respondTrailersOnly(streamID: streamID, status: status)
         case .success(let head):
-            guard let handler = self.router.handlers[head.path] else {
+            let handler: RawHandler?
+            if let cached = self.lastRoute, cached.path == head.path {
+                // Paths are interned by the session, so this comparison is a pointer check.
+                handler = cached.handler
+            } else {
+                handler = self.router.handlers[head.path]
+                if let handler { self.lastRoute = (head.path, handler) }
+            }
+            guard let handler else {
                 self.respondTrailersOnly(streamID: streamID, status: Status(code: .unimplemented, message: "Method not found: \(head.path)"))
                 return
             }
