@@ -70,6 +70,42 @@ struct RegistryServerTests {
         #expect(output.contains("PASS"), "\(output)")
     }
 
+    @Test("tongxin seed builds a demo province through the API, and seeding again adds nothing")
+    func seed() throws {
+        let (process, address, data) = try Self.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = tongxin
+            p.arguments = arguments
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, out)
+        }
+        for _ in 0..<2 {
+            let (status, out) = try run(["seed", address, "--townships", "1", "--villages", "2", "--members", "60"])
+            #expect(status == 0, "\(out)")
+            #expect(out.contains("60 members"))
+        }
+        let (status, stats) = try run([
+            "call", address, "tongxin.registry.v1.RegistryService/GetRegistryStatistics", "-d", #"{"regionCode":"420000"}"#, "--compact",
+        ])
+        #expect(status == 0, "\(stats)")
+        #expect(stats.hasPrefix(#"{"regions":[{"region":{"regionCode":"420000","regionName":"湖北省","level":"REGION_LEVEL_PROVINCE"},"activeMembers":60,"#), "\(stats)")
+        for category in ["DEMOCRATIC_PARTY", "OVERSEAS_CHINESE", "ETHNIC_MINORITY", "PRIVATE_ECONOMY"] {
+            #expect(stats.contains("MEMBER_CATEGORY_\(category)"))
+        }
+    }
+
     @Test("SIGTERM drains and exits cleanly")
     func sigterm() throws {
         let (process, _, data) = try Self.start()

@@ -21,7 +21,7 @@ struct Tongxin: AsyncParsableCommand {
               tongxin call 127.0.0.1:50051 tongxin.registry.v1.RegistryService/GetMember -d '{"id":"m-1"}'
               tongxin health 127.0.0.1:50051
             """,
-        subcommands: [CallCommand.self, ListCommand.self, DescribeCommand.self, HealthCommand.self, LoadCommand.self])
+        subcommands: [CallCommand.self, ListCommand.self, DescribeCommand.self, HealthCommand.self, LoadCommand.self, SeedCommand.self])
 }
 
 /// Options every command that talks to a server shares.
