@@ -13,12 +13,17 @@ results="$root/Benchmarks/results"
 mkdir -p "$results"
 python="${TONGXIN_PYTHON:-python3}"
 
+# Prebuilt servers may be given as TONGXIN_BIN, GRPC_CPP_BIN, GRPC_SWIFT_BIN.
 echo "building…" >&2
-(cd "$root" && swift build -c release --scratch-path .build-bench --product tongxin-interop >&2)
-cpp="$("$here/build-cpp.sh" "$root/.build-bench/cpp" | tail -1)"
-(cd "$here/grpc-swift" && swift build -c release --scratch-path .build-gs2 >&2)
-tongxin="$root/.build-bench/release/tongxin-interop"
-grpcswift="$here/grpc-swift/.build-gs2/release/EchoServer"
+if [ -z "${TONGXIN_BIN:-}" ]; then
+    (cd "$root" && swift build -c release --scratch-path .build-bench --product tongxin-interop >&2)
+fi
+tongxin="${TONGXIN_BIN:-$root/.build-bench/release/tongxin-interop}"
+cpp="${GRPC_CPP_BIN:-$("$here/build-cpp.sh" "$root/.build-bench/cpp" | tail -1)}"
+if [ -z "${GRPC_SWIFT_BIN:-}" ]; then
+    (cd "$here/grpc-swift" && swift build -c release --scratch-path .build-gs2 >&2)
+fi
+grpcswift="${GRPC_SWIFT_BIN:-$here/grpc-swift/.build-gs2/release/EchoServer}"
 
 # SimpleRequest{payload{body: 100 × 'x'}} framed as one gRPC message.
 body="$results/request.bin"
