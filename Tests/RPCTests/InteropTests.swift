@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Interoperability with stock gRPC (Python grpcio), both ways: grpcio's client cases
@@ -51,6 +52,9 @@ actor InteropFixture {
         return packageRoot + "/.build/debug/tongxin-interop"
     }
 
+    /// Write ends of the servers' stdin pipes, held open for the life of the test process.
+    static let lifelines = Mutex<[Pipe]>([])
+
     private var ours: (Process, Int)?
     private var python: (Process, Int)?
 
@@ -73,15 +77,20 @@ actor InteropFixture {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw FixtureError(description: "\(executable) is missing (build with `swift build --build-tests`; Python venv: scripts/bootstrap.sh)")
         }
+        // The server runs under a shell that kills it once our stdin pipe closes, i.e. when the
+        // test process exits however it exits: no server outlives the tests.
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\"$0\" \"$@\" < /dev/null & child=$!; trap 'kill -9 $child' TERM; cat > /dev/null; kill -9 $child 2>/dev/null",
+            executable] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: Self.scriptsDirectory)
         let pipe = Pipe()
+        let lifeline = Pipe()
+        process.standardInput = lifeline
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        atexit_b { process.terminate() }
+        Self.lifelines.withLock { $0.append(lifeline) }
         var text = ""
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -122,28 +131,3 @@ struct FixtureError: Error, CustomStringConvertible {
     var description: String
 }
 
-@_silgen_name("atexit")
-private func c_atexit(_ body: @convention(c) () -> Void) -> Int32
-
-/// Processes to terminate when the test process exits.
-private let exitProcesses = ExitList()
-
-private final class ExitList: @unchecked Sendable {
-    let lock = NSLock()
-    var blocks: [() -> Void] = []
-}
-
-private func atexit_b(_ block: @escaping () -> Void) {
-    exitProcesses.lock.lock()
-    let first = exitProcesses.blocks.isEmpty
-    exitProcesses.blocks.append(block)
-    exitProcesses.lock.unlock()
-    if first {
-        _ = c_atexit {
-            exitProcesses.lock.lock()
-            let blocks = exitProcesses.blocks
-            exitProcesses.lock.unlock()
-            for block in blocks { block() }
-        }
-    }
-}

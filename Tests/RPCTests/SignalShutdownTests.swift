@@ -6,6 +6,19 @@ import Testing
 /// SIGTERM on a real server process: GOAWAY, the in-flight call completes, the process exits.
 @Suite("Graceful shutdown on SIGTERM")
 struct SignalShutdownTests {
+    /// The server process under the fixture's shell wrapper.
+    static func serverPID(shell: Process) -> pid_t {
+        let children = (try? String(contentsOfFile: "/proc/\(shell.processIdentifier)/task/\(shell.processIdentifier)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ") {
+            guard let pid = pid_t(child),
+                let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                command.contains("tongxin-interop")
+            else { continue }
+            return pid
+        }
+        return shell.processIdentifier
+    }
+
     @Test func inFlightStreamFinishesThenProcessExits() async throws {
         let (process, port) = try InteropFixture.startServer(InteropFixture.interopBinary, ["serve", "--port", "0", "--threads", "1"])
         let client = try RPCClient(targets: ["127.0.0.1:\(port)"])
@@ -15,14 +28,15 @@ struct SignalShutdownTests {
         var received = 0
         for try await _ in try await client.serverStreaming(GRPCTesting.TestService.StreamingOutputCall.self, request) {
             received += 1
-            if received == 1 { kill(process.processIdentifier, SIGTERM) }
+            if received == 1 { kill(Self.serverPID(shell: process), SIGTERM) }
         }
         #expect(received == 5)
         let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline {
+        let serverPID = Self.serverPID(shell: process)
+        while kill(serverPID, 0) == 0 && Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(!process.isRunning, "the server should exit after SIGTERM")
+        #expect(kill(serverPID, 0) != 0, "the server should exit after SIGTERM")
         await client.close()
     }
 }

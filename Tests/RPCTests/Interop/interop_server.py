@@ -1,5 +1,6 @@
 """grpc.testing.TestService on grpcio, for our client's interop cases.
 Usage: interop_server.py PORT  (prints 'listening on N' once ready)."""
+import os
 import sys
 import time
 from concurrent import futures
@@ -70,6 +71,8 @@ class TestService(test_pb2_grpc.TestServiceServicer):
 
 
 def main():
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
     port = server.add_insecure_port(f"127.0.0.1:{int(sys.argv[1]) if len(sys.argv) > 1 else 0}")
