@@ -142,6 +142,32 @@ struct ClientToolTests {
         #expect(html.contains("Calls:     200 "))
     }
 
+    @Test("load: a scenario mixes methods by weight, and a step ramp raises the rate each second")
+    func scenarioAndRamp() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mix-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(#"""
+            {"calls": [
+              {"method": "grpc.testing.TestService/EmptyCall", "weight": 3},
+              {"method": "grpc.testing.TestService/UnaryCall", "weight": 1, "data": {"responseStatus": {"code": 5, "message": "gone"}}}
+            ]}
+            """#.utf8).write(to: file)
+        let result = try Self.tongxin([
+            "load", self.address, "-", "--scenario", file.path, "--ramp", "step:100:100:1", "-z", "2s", "-c", "8", "--output", "json",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(json["calls"] as? Int == 300)
+        let codes = try #require(json["statusCodes"] as? [[String: Any]])
+        let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
+        #expect(notFound?["count"] as? Int == 75)
+        #expect(notFound?["sample"] as? String == "gone")
+        let perSecond = try #require(json["perSecond"] as? [[String: Any]])
+        #expect(perSecond.compactMap { $0["calls"] as? Int } == [100, 200])
+        let bad = try Self.tongxin(["load", self.address, "-", "--scenario", "/no/such/file"])
+        #expect(bad.status != 0 && bad.err.contains("cannot read the file"))
+    }
+
     @Test("every command has --help with an example")
     func help() throws {
         for command in ["call", "list", "describe", "health", "load"] {

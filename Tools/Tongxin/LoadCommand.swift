@@ -23,8 +23,9 @@ struct LoadCommand: AsyncParsableCommand {
 
             Examples:
               tongxin load 127.0.0.1:50051 grpc.testing.TestService/UnaryCall -d '{"responseSize":10}' -c 50 -z 10s
-              tongxin load 127.0.0.1:50051 tongxin.registry.v1.RegistryService/GetMember \\
-                --template '{"id":"m-{{rand:1:500000}}"}' --rps 5000 -z 30s --output html --out report.html
+              tongxin load 127.0.0.1:50051 tongxin.registry.v1.RegistryService/GetRegion \\
+                --template '{"code":"4201{{pick:02|03|04|05|06}}"}' --rps 5000 -z 30s --output html --out report.html
+              tongxin load 127.0.0.1:50051 - --scenario mix.json --ramp line:100:5000 -z 60s
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -56,6 +57,12 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "Open loop: calls per second, due at a constant rate.")
     var rps: Double?
 
+    @Option(help: "Open loop with a rising rate: line:FROM:TO (calls/s, linear over -z) or step:FROM:STEP:EVERY (add STEP calls/s every EVERY seconds).")
+    var ramp: String?
+
+    @Option(help: "A JSON file mixing methods by weight: {\"calls\": [{\"method\": \"pkg.Svc/M\", \"weight\": 70, \"data\": {…}} or \"template\": \"…\"]}. Replaces the method argument (give - for it).")
+    var scenario: String?
+
     @Option(help: "Output: text, json, csv (per-second series) or html (a self-contained report).")
     var output: String = "text"
 
@@ -71,19 +78,15 @@ struct LoadCommand: AsyncParsableCommand {
             throw ValidationError("--output \(self.output): expected text, json, csv or html")
         }
         if self.data != nil && self.template != nil { throw ValidationError("give -d or --template, not both") }
+        if self.rps != nil && self.ramp != nil { throw ValidationError("give --rps or --ramp, not both") }
+        if let ramp = self.ramp, RateSchedule(ramp: ramp) == nil {
+            throw ValidationError("--ramp \(ramp): expected line:FROM:TO or step:FROM:STEP:EVERY with positive numbers")
+        }
+        if self.ramp != nil && self.duration == nil { throw ValidationError("--ramp needs -z, the length of the ramp") }
     }
 
     func run() async throws {
-        let path = self.method.hasPrefix("/") ? self.method : "/" + self.method
-        guard let descriptor = DescriptorPool.services.flatMap(\.methods).first(where: { $0.path == path }) else {
-            throw Failure.usage("unknown method \(self.method); `tongxin list ADDR` shows the services")
-        }
-        let source: RequestSource
-        do {
-            source = try RequestSource(json: self.data, template: self.template, messageType: descriptor.inputType)
-        } catch let error as ProtoJSONError {
-            throw Failure.usage("request for \(descriptor.name) (\(descriptor.inputType)): \(error.description)")
-        }
+        let steps = try self.loadSteps()
         guard let warmup = DurationText.parse(self.warmup) ?? (self.warmup == "0s" ? .zero : nil) else {
             throw Failure.usage("--warmup \(self.warmup): expected e.g. 2s")
         }
@@ -97,11 +100,13 @@ struct LoadCommand: AsyncParsableCommand {
         let clients = try (0..<self.connections).map { _ in try self.connection.client() }
         defer { for client in clients { Task { await client.close() } } }
 
+        let schedule = self.rps.map { RateSchedule.constant($0) } ?? self.ramp.flatMap { RateSchedule(ramp: $0) }
         let plan = LoadPlan(
-            path: path, kind: descriptor.kind, source: source, concurrency: self.concurrency, total: self.total,
-            duration: limit, warmup: warmup, rps: self.rps, timeout: try self.connection.timeout())
+            steps: steps, concurrency: self.concurrency, total: self.total,
+            duration: limit, warmup: warmup, schedule: schedule, timeout: try self.connection.timeout())
         let result = await LoadRunner(plan: plan, clients: clients).run(progress: isatty(2) == 1)
-        let report = LoadReport(result: result, method: path, address: self.connection.address, plan: plan)
+        let name = steps.count == 1 ? steps[0].path : "scenario \(self.scenario ?? "")"
+        let report = LoadReport(result: result, method: name, address: self.connection.address, plan: plan)
         let text: String
         switch self.output {
         case "json": text = report.json()
@@ -117,6 +122,108 @@ struct LoadCommand: AsyncParsableCommand {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
         if result.ok == 0 && result.total > 0 { throw ExitCode(1) }
+    }
+}
+
+extension LoadCommand {
+    /// The method to call, or the weighted mix of a `--scenario` file.
+    func loadSteps() throws -> [LoadStep] {
+        func step(_ method: String, data: String?, template: String?, weight: Int) throws -> LoadStep {
+            let path = method.hasPrefix("/") ? method : "/" + method
+            guard let descriptor = DescriptorPool.services.flatMap(\.methods).first(where: { $0.path == path }) else {
+                throw Failure.usage("unknown method \(method); `tongxin list ADDR` shows the services")
+            }
+            do {
+                let source = try RequestSource(json: data, template: template, messageType: descriptor.inputType)
+                return LoadStep(path: path, kind: descriptor.kind, source: source, weight: weight)
+            } catch let error as ProtoJSONError {
+                throw Failure.usage("request for \(descriptor.name) (\(descriptor.inputType)): \(error.description)")
+            }
+        }
+        guard let scenario = self.scenario else {
+            return [try step(self.method, data: self.data, template: self.template, weight: 1)]
+        }
+        guard let contents = FileManager.default.contents(atPath: scenario) else {
+            throw Failure.usage("--scenario \(scenario): cannot read the file")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: contents, as: UTF8.self)) } catch {
+            throw Failure.usage("--scenario \(scenario): \(error.description)")
+        }
+        guard case .object(let top) = json, case .array(let calls)? = top.first(where: { $0.0 == "calls" })?.1, !calls.isEmpty else {
+            throw Failure.usage("--scenario \(scenario): expected {\"calls\": [{\"method\": …, \"weight\": …, \"data\": …}, …]}")
+        }
+        var steps: [LoadStep] = []
+        for (i, call) in calls.enumerated() {
+            guard case .object(let fields) = call, case .string(let method)? = fields.first(where: { $0.0 == "method" })?.1 else {
+                throw Failure.usage("--scenario \(scenario): calls[\(i)] needs a \"method\"")
+            }
+            var weight = 1
+            if let w = fields.first(where: { $0.0 == "weight" })?.1 {
+                guard case .number(let text) = w, let value = Int(text), value > 0 else {
+                    throw Failure.usage("--scenario \(scenario): calls[\(i)].weight must be a positive integer")
+                }
+                weight = value
+            }
+            let data = fields.first(where: { $0.0 == "data" })?.1.text
+            var template: String? = nil
+            if case .string(let t)? = fields.first(where: { $0.0 == "template" })?.1 { template = t }
+            steps.append(try step(method, data: data, template: template, weight: weight))
+        }
+        return steps
+    }
+}
+
+/// One method of a run and its share of the calls.
+struct LoadStep: Sendable {
+    let path: String
+    let kind: StreamingKind
+    let source: RequestSource
+    let weight: Int
+}
+
+/// When the n-th call of an open-loop run is due.
+enum RateSchedule: Sendable {
+    /// `rate` calls per second throughout.
+    case constant(Double)
+    /// From `from` to `to` calls per second, linearly over the run.
+    case line(from: Double, to: Double)
+    /// `from` calls per second, `step` more every `every` seconds.
+    case step(from: Double, step: Double, every: Double)
+
+    init?(ramp: String) {
+        let parts = ramp.split(separator: ":").map(String.init)
+        let numbers = parts.dropFirst().compactMap(Double.init)
+        guard numbers.count == parts.count - 1, numbers.allSatisfy({ $0 > 0 }) else { return nil }
+        switch (parts.first, numbers.count) {
+        case ("line", 2): self = .line(from: numbers[0], to: numbers[1])
+        case ("step", 3): self = .step(from: numbers[0], step: numbers[1], every: numbers[2])
+        default: return nil
+        }
+    }
+
+    /// Calls due in the first `t` seconds of a run lasting `length` seconds.
+    func due(by t: Double, length: Double) -> Double {
+        switch self {
+        case .constant(let rate): return rate * t
+        case .line(let a, let b): return a * t + (b - a) * t * t / (2 * max(length, 1e-9))
+        case .step(let a, let step, let every):
+            let whole = (t / every).rounded(.down)
+            // Sum of the finished steps plus the part of the current one.
+            return every * (a * whole + step * whole * (whole - 1) / 2) + (a + step * whole) * (t - whole * every)
+        }
+    }
+
+    /// Seconds from the start at which call `n` (from 0) is due: the inverse of `due(by:)`.
+    func time(ofCall n: Int, length: Double) -> Double {
+        if case .constant(let rate) = self { return Double(n) / rate }
+        var low = 0.0, high = max(length, 1)
+        while self.due(by: high, length: length) < Double(n) { high *= 2 }
+        for _ in 0..<60 {
+            let mid = (low + high) / 2
+            if self.due(by: mid, length: length) < Double(n) { low = mid } else { high = mid }
+        }
+        return high
     }
 }
 
@@ -178,15 +285,26 @@ struct RequestSource: Sendable {
 
 /// What to run.
 struct LoadPlan: Sendable {
-    let path: String
-    let kind: StreamingKind
-    let source: RequestSource
+    let steps: [LoadStep]
     let concurrency: Int
     let total: Int?
     let duration: Duration?
     let warmup: Duration
-    let rps: Double?
+    let schedule: RateSchedule?
     let timeout: Duration
+
+    var totalWeight: Int { self.steps.reduce(0) { $0 + $1.weight } }
+
+    /// The step of call `sequence`: weights interleaved deterministically.
+    func step(_ sequence: Int) -> LoadStep {
+        if self.steps.count == 1 { return self.steps[0] }
+        var slot = (sequence &* 7919) % self.totalWeight
+        for step in self.steps {
+            if slot < step.weight { return step }
+            slot -= step.weight
+        }
+        return self.steps[0]
+    }
 }
 
 /// What one worker saw; merged at the end so the hot loop shares nothing but two counters.
@@ -268,12 +386,13 @@ struct LoadRunner: Sendable {
                     while true {
                         let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)
                         var due = clock.now
-                        if let rps = plan.rps {
-                            due = start + .nanoseconds(Int64(Double(sequence) / rps * 1e9))
+                        if let schedule = plan.schedule {
+                            let offset = schedule.time(ofCall: sequence, length: Double((plan.duration ?? .zero).components.seconds))
+                            due = measureFrom + .nanoseconds(Int64(offset * 1e9)) - plan.warmup
                             if let stopAt, due >= stopAt { break }
                             if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
                         }
-                        let began = plan.rps == nil ? clock.now : due
+                        let began = plan.schedule == nil ? clock.now : due
                         if let stopAt, began >= stopAt { break }
                         let measured = began >= measureFrom
                         // Reserve one of the -n measured calls before sending, so in-flight calls never overshoot.
@@ -301,16 +420,17 @@ struct LoadRunner: Sendable {
 
     private static func call(_ client: RPCClient, _ plan: LoadPlan, _ sequence: Int) async -> (Status.Code, String) {
         let options = CallOptions(deadline: .after(plan.timeout))
-        let request = plan.source.request(sequence)
+        let step = plan.step(sequence)
+        let request = step.source.request(sequence)
         do {
-            switch plan.kind {
+            switch step.kind {
             case .unary:
-                _ = try await client.unaryRaw(path: plan.path, request, options: options)
+                _ = try await client.unaryRaw(path: step.path, request, options: options)
             case .serverStreaming:
-                let call = try await client.serverStreamingRaw(path: plan.path, request, options: options)
+                let call = try await client.serverStreamingRaw(path: step.path, request, options: options)
                 while try await call.receive() != nil {}
             case .clientStreaming, .bidirectionalStreaming:
-                let call = try await client.streamRaw(path: plan.path, options: options)
+                let call = try await client.streamRaw(path: step.path, options: options)
                 try await call.send(request)
                 try await call.closeSend()
                 while try await call.receive() != nil {}

@@ -33,11 +33,19 @@ struct LoadReport {
         }
     }
 
+    static func describe(_ schedule: RateSchedule) -> String {
+        switch schedule {
+        case .constant(let rate): return "at \(Int(rate)) calls/s"
+        case .line(let a, let b): return "ramping \(Int(a)) → \(Int(b)) calls/s"
+        case .step(let a, let step, let every): return "from \(Int(a)) calls/s, +\(Int(step)) every \(every) s"
+        }
+    }
+
     static func ms(_ value: Double) -> String { String(format: "%.3f", value) }
 
     func text() -> String {
         var out = "Load test of \(self.method) at \(self.address)\n"
-        let mode = self.plan.rps.map { "open loop at \(Int($0)) calls/s, at most \(self.plan.concurrency) in flight" }
+        let mode = self.plan.schedule.map { "open loop \(Self.describe($0)), at most \(self.plan.concurrency) in flight" }
             ?? "closed loop, \(self.plan.concurrency) concurrent"
         out += "  \(mode)\n\n"
         out += "Summary:\n"
@@ -62,7 +70,7 @@ struct LoadReport {
         var members: [(String, JSONValue)] = [
             ("method", .string(self.method)), ("address", .string(self.address)),
             ("concurrency", .number(String(self.plan.concurrency))),
-            ("rpsTarget", self.plan.rps.map { .number(String($0)) } ?? .null),
+            ("schedule", self.plan.schedule.map { .string(Self.describe($0)) } ?? .null),
             ("calls", .number(String(self.result.total))), ("ok", .number(String(self.result.ok))),
             ("seconds", .number(String(format: "%.3f", self.seconds))), ("rate", .number(String(format: "%.1f", self.rate))),
         ]
@@ -126,7 +134,7 @@ struct LoadReport {
             <html><head><meta charset="utf-8"><title>tongxin load: \(escape(self.method))</title>
             <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:left}</style></head>
             <body><h1>Load test of \(escape(self.method))</h1>
-            <p>\(escape(self.address)) · \(self.plan.rps.map { "open loop at \(Int($0)) calls/s" } ?? "closed loop") · \(self.plan.concurrency) concurrent</p>
+            <p>\(escape(self.address)) · \(self.plan.schedule.map { "open loop \(Self.describe($0))" } ?? "closed loop") · \(self.plan.concurrency) concurrent</p>
             <pre>\(escape(self.text()))</pre>
             <h2>Latency over time</h2>\(timeChart)
             <h2>Latency distribution</h2>\(histogram)
