@@ -93,6 +93,10 @@ struct StorageTests {
                 }
                 return outcomes
             }
+            // Group commit: the 40 concurrent writes shared fewer transactions than 40.
+            let statistics = database.writeStatistics
+            #expect(statistics.writes == 41)
+            #expect(statistics.transactions < 41)
             #expect(outcomes.count == 40)
             #expect(outcomes.filter { !$0.value }.map(\.key) == [20])
             let count = try await database.read { connection in

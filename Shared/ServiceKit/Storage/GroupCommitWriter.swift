@@ -25,6 +25,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var pending: [Job] = []
     private var closing = false
     private var finished = false
+    private var committedTransactions = 0
+    private var committedWrites = 0
     private let maximumBatch: Int
     private let runner: BatchRunner
     private let beginStatement: String
@@ -110,10 +112,32 @@ final class GroupCommitWriter: @unchecked Sendable {
         } catch {
             failure = error
         }
+        if failure == nil {
+            self.condition.lock()
+            self.committedTransactions += 1
+            self.committedWrites += batch.count
+            self.condition.unlock()
+        }
         for job in batch {
             job.complete(failure)
         }
     }
+
+    /// Transactions committed so far and the writes they carried.
+    var statistics: WriteStatistics {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return WriteStatistics(transactions: self.committedTransactions, writes: self.committedWrites)
+    }
+}
+
+/// How well group commit is grouping: committed transactions and the writes they carried
+/// (a write whose body failed still counts: it shared the transaction).
+public struct WriteStatistics: Sendable, Hashable {
+    /// Transactions committed (one fsync each).
+    public var transactions: Int
+    /// Writes those transactions carried.
+    public var writes: Int
 }
 
 /// A mutable slot for a value produced on one thread and read on another after a

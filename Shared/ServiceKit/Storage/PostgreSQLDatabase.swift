@@ -123,6 +123,11 @@ public final class PostgreSQLDatabase: SQLDatabase {
         }
     }
 
+    /// Transactions committed and writes carried since opening.
+    public var writeStatistics: WriteStatistics {
+        self.writer.statistics
+    }
+
     /// Runs `body` in the next group-committed write transaction.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await self.writer.write(body)

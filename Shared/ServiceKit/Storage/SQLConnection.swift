@@ -75,6 +75,9 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: what `body` throws, or ``StorageError`` (then nothing of `body` was committed).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Transactions committed and writes carried since opening.
+    var writeStatistics: WriteStatistics { get }
+
     /// Finishes pending writes and closes every connection. Later calls fail with
     /// ``StorageError/closed``.
     func close() async throws
