@@ -32,7 +32,8 @@ struct RegistryServerTests {
         process.standardError = pipe
         try process.run()
         var text = ""
-        while !text.contains("tongxin-registry listening") {
+        // Listening comes first; calls succeed once the database is open and migrated.
+        while !(text.contains("tongxin-registry listening") && text.contains("database ready")) {
             let chunk = pipe.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
@@ -104,6 +105,27 @@ struct RegistryServerTests {
         for category in ["DEMOCRATIC_PARTY", "OVERSEAS_CHINESE", "ETHNIC_MINORITY", "PRIVATE_ECONOMY"] {
             #expect(stats.contains("MEMBER_CATEGORY_\(category)"))
         }
+    }
+
+    @Test("once the database is migrated, health says SERVING for the registry service")
+    func readiness() async throws {
+        let (process, address, data) = try Self.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
+        let p = Process()
+        p.executableURL = tongxin
+        p.arguments = ["health", address, "tongxin.registry.v1.RegistryService"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(out == "SERVING\n")
+        #expect(p.terminationStatus == 0)
     }
 
     @Test("SIGTERM drains and exits cleanly")

@@ -25,18 +25,27 @@ struct RegistryCommand: AsyncParsableCommand {
     func run() async throws {
         ServiceRuntime.bootstrap(logLevel: self.service.logLevel)
         let logger = Logger(label: "tongxin.registry")
-        let storage = try await DatabaseURL.open(self.database, migrations: RegistryStore.migrations, logger: logger)
-        let store = RegistryStore(database: storage)
+        let store = Eventually<RegistryStore>("the registry database")
         var router = Router()
         RegistryService(store: store, logger: logger).register(into: &router)
         let listen = try HostPort(self.service.listen, flag: "--listen")
         var configuration = ServerConfiguration(host: listen.host, port: listen.port, eventLoopCount: self.service.threads)
         configuration.interceptors = [CallObserver(logger: logger)]
         let server = RPCServer(router: router, configuration: configuration, logger: logger)
-        logger.info("database ready", metadata: ["database": "\(DatabaseURL.redacted(self.database))"])
-        try await ServiceRuntime.run(name: "tongxin-registry", server: server, options: self.service, logger: logger) {
-            try? await storage.close()
-        }
+        let database = self.database
+        let storage = Eventually<any SQLDatabase>("the registry database")
+        // Listen at once with health NOT_SERVING; open and migrate the database meanwhile.
+        try await ServiceRuntime.run(
+            name: "tongxin-registry", server: server, options: self.service, logger: logger,
+            startup: {
+                let opened = try await DatabaseURL.open(database, migrations: RegistryStore.migrations, logger: logger)
+                storage.set(opened)
+                store.set(RegistryStore(database: opened))
+                logger.info("database ready", metadata: ["database": "\(DatabaseURL.redacted(database))"])
+            },
+            cleanup: {
+                try? await storage.get().close()
+            })
     }
 }
 

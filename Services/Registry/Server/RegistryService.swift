@@ -9,7 +9,8 @@ import ServiceKit
 struct RegistryService: Sendable {
     typealias API = RegistryV1.RegistryService
 
-    let store: RegistryStore
+    /// The store, once the database is open and migrated; UNAVAILABLE before.
+    let store: Eventually<RegistryStore>
     let logger: Logger
     /// How often an idle WatchChanges stream looks for new changes, and sends a heartbeat.
     var pollInterval: Duration = .milliseconds(50)
@@ -43,41 +44,41 @@ struct RegistryService: Sendable {
     /// Registers every RPC of the service on `router`.
     func register(into router: inout Router) {
         let s = self.store
-        self.unary(&router, API.ImportRegions.self) { try await s.importRegions($0, caller: $1) }
-        self.unary(&router, API.GetRegion.self) { r, _ in try await s.getRegion(r) }
-        self.unary(&router, API.ListChildRegions.self) { r, _ in try await s.listChildRegions(r) }
-        self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.listRegionAncestors(r) }
-        self.unary(&router, API.UpdateRegion.self) { try await s.updateRegion($0, caller: $1) }
-        self.unary(&router, API.CreateMember.self) { try await s.createMember($0, caller: $1) }
-        self.unary(&router, API.GetMember.self) { r, _ in try await s.getMember(r) }
-        self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.batchGetMembers(r) }
-        self.unary(&router, API.ListMembers.self) { r, _ in try await s.listMembers(r) }
-        self.unary(&router, API.UpdateMember.self) { try await s.updateMember($0, caller: $1) }
-        self.unary(&router, API.AdmitMember.self) { try await s.admitMember($0, caller: $1) }
-        self.unary(&router, API.RejectMember.self) { try await s.rejectMember($0, caller: $1) }
-        self.unary(&router, API.SuspendMember.self) { try await s.suspendMember($0, caller: $1) }
-        self.unary(&router, API.ReinstateMember.self) { try await s.reinstateMember($0, caller: $1) }
-        self.unary(&router, API.ExitMember.self) { try await s.exitMember($0, caller: $1) }
-        self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.listMemberHistory(r) }
-        self.unary(&router, API.AddNegativeListEntry.self) { try await s.addNegativeListEntry($0, caller: $1) }
-        self.unary(&router, API.RemoveNegativeListEntry.self) { try await s.removeNegativeListEntry($0, caller: $1) }
-        self.unary(&router, API.ListNegativeListEntries.self) { r, _ in try await s.listNegativeListEntries(r) }
-        self.unary(&router, API.CheckNegativeList.self) { r, _ in try await s.checkNegativeList(r) }
-        self.unary(&router, API.CreateOrganisation.self) { try await s.createOrganisation($0, caller: $1) }
-        self.unary(&router, API.GetOrganisation.self) { r, _ in try await s.getOrganisation(r) }
-        self.unary(&router, API.ListOrganisations.self) { r, _ in try await s.listOrganisations(r) }
-        self.unary(&router, API.UpdateOrganisation.self) { try await s.updateOrganisation($0, caller: $1) }
-        self.unary(&router, API.DissolveOrganisation.self) { try await s.dissolveOrganisation($0, caller: $1) }
-        self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.listOrganisationHistory(r) }
-        self.unary(&router, API.CreateMembership.self) { try await s.createMembership($0, caller: $1) }
-        self.unary(&router, API.UpdateMembership.self) { try await s.updateMembership($0, caller: $1) }
-        self.unary(&router, API.EndMembership.self) { try await s.endMembership($0, caller: $1) }
-        self.unary(&router, API.ListMemberships.self) { r, _ in try await s.listMemberships(r) }
-        self.unary(&router, API.CreateContactRecord.self) { try await s.createContactRecord($0, caller: $1) }
-        self.unary(&router, API.UpdateContactRecord.self) { try await s.updateContactRecord($0, caller: $1) }
-        self.unary(&router, API.ListContactRecords.self) { r, _ in try await s.listContactRecords(r) }
-        self.unary(&router, API.ListOverdueContacts.self) { r, _ in try await s.listOverdueContacts(r) }
-        self.unary(&router, API.GetRegistryStatistics.self) { r, _ in try await s.registryStatistics(r) }
+        self.unary(&router, API.ImportRegions.self) { try await s.get().importRegions($0, caller: $1) }
+        self.unary(&router, API.GetRegion.self) { r, _ in try await s.get().getRegion(r) }
+        self.unary(&router, API.ListChildRegions.self) { r, _ in try await s.get().listChildRegions(r) }
+        self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.get().listRegionAncestors(r) }
+        self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
+        self.unary(&router, API.CreateMember.self) { try await s.get().createMember($0, caller: $1) }
+        self.unary(&router, API.GetMember.self) { r, _ in try await s.get().getMember(r) }
+        self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.get().batchGetMembers(r) }
+        self.unary(&router, API.ListMembers.self) { r, _ in try await s.get().listMembers(r) }
+        self.unary(&router, API.UpdateMember.self) { try await s.get().updateMember($0, caller: $1) }
+        self.unary(&router, API.AdmitMember.self) { try await s.get().admitMember($0, caller: $1) }
+        self.unary(&router, API.RejectMember.self) { try await s.get().rejectMember($0, caller: $1) }
+        self.unary(&router, API.SuspendMember.self) { try await s.get().suspendMember($0, caller: $1) }
+        self.unary(&router, API.ReinstateMember.self) { try await s.get().reinstateMember($0, caller: $1) }
+        self.unary(&router, API.ExitMember.self) { try await s.get().exitMember($0, caller: $1) }
+        self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.get().listMemberHistory(r) }
+        self.unary(&router, API.AddNegativeListEntry.self) { try await s.get().addNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.RemoveNegativeListEntry.self) { try await s.get().removeNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.ListNegativeListEntries.self) { r, _ in try await s.get().listNegativeListEntries(r) }
+        self.unary(&router, API.CheckNegativeList.self) { r, _ in try await s.get().checkNegativeList(r) }
+        self.unary(&router, API.CreateOrganisation.self) { try await s.get().createOrganisation($0, caller: $1) }
+        self.unary(&router, API.GetOrganisation.self) { r, _ in try await s.get().getOrganisation(r) }
+        self.unary(&router, API.ListOrganisations.self) { r, _ in try await s.get().listOrganisations(r) }
+        self.unary(&router, API.UpdateOrganisation.self) { try await s.get().updateOrganisation($0, caller: $1) }
+        self.unary(&router, API.DissolveOrganisation.self) { try await s.get().dissolveOrganisation($0, caller: $1) }
+        self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.get().listOrganisationHistory(r) }
+        self.unary(&router, API.CreateMembership.self) { try await s.get().createMembership($0, caller: $1) }
+        self.unary(&router, API.UpdateMembership.self) { try await s.get().updateMembership($0, caller: $1) }
+        self.unary(&router, API.EndMembership.self) { try await s.get().endMembership($0, caller: $1) }
+        self.unary(&router, API.ListMemberships.self) { r, _ in try await s.get().listMemberships(r) }
+        self.unary(&router, API.CreateContactRecord.self) { try await s.get().createContactRecord($0, caller: $1) }
+        self.unary(&router, API.UpdateContactRecord.self) { try await s.get().updateContactRecord($0, caller: $1) }
+        self.unary(&router, API.ListContactRecords.self) { r, _ in try await s.get().listContactRecords(r) }
+        self.unary(&router, API.ListOverdueContacts.self) { r, _ in try await s.get().listOverdueContacts(r) }
+        self.unary(&router, API.GetRegistryStatistics.self) { r, _ in try await s.get().registryStatistics(r) }
         router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
             do {
                 try await self.watch(request, writer)
@@ -95,7 +96,8 @@ struct RegistryService: Sendable {
     /// a heartbeat every `heartbeatInterval` while idle. Every message carries the token to
     /// resume right after it, so a watcher that reconnects misses and repeats nothing.
     func watch(_ request: RegistryV1.WatchChangesRequest, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>) async throws {
-        let bounds = try await self.store.changeFeedBounds()
+        let store = try self.store.get()
+        let bounds = try await store.changeFeedBounds()
         var position: Int64
         if !request.resumeToken.isEmpty {
             position = try ChangeFeedToken.decode(request.resumeToken)
@@ -113,7 +115,7 @@ struct RegistryService: Sendable {
         var caughtUp = false
         var lastSent = ContinuousClock.now
         while !Task.isCancelled {
-            let page = try await self.store.changes(
+            let page = try await store.changes(
                 after: position, limit: 500, entityKinds: request.entityKinds, regionCode: request.regionCode)
             for event in page.events {
                 try await writer.write(RegistryV1.WatchChangesResponse(event: event, resumeToken: ChangeFeedToken.encode(event.sequence)))

@@ -73,13 +73,22 @@ public enum ServiceRuntime {
     /// Runs `server` (and the admin port unless off) until SIGTERM or SIGINT, then shuts
     /// down gracefully: health goes NOT_SERVING, in-flight calls finish within the server's
     /// grace period, then `cleanup` runs (close the database).
+    ///
+    /// `startup` (opening and migrating the database) runs once the server listens; until it
+    /// returns, health says NOT_SERVING (and `/readyz` 503) for the server and its services.
+    /// If it throws, the service shuts down with that error.
     public static func run(
         name: String, server: RPCServer, options: ServiceOptions, logger: Logger,
+        startup: @escaping @Sendable () async throws -> Void = {},
         cleanup: @escaping @Sendable () async -> Void = {}
     ) async throws {
+        server.health.setAll(.notServing)
         // The server binds inside the group, after the group traps SIGTERM/SIGINT, so a signal
         // that arrives right after "listening" is logged is a graceful shutdown, never a kill.
-        var services: [any Service] = [AnnouncedServer(server: server, logger: logger, name: name)]
+        var services: [any Service] = [
+            AnnouncedServer(server: server, logger: logger, name: name),
+            StartupService(startup: startup, health: server.health),
+        ]
         if options.adminListen != "off" {
             let admin = try HostPort(options.adminListen, flag: "--admin-listen")
             let health = server.health
@@ -111,5 +120,19 @@ private struct AnnouncedServer: Service {
         let address = try await self.server.start()
         self.logger.info("\(self.name) listening", metadata: ["address": "\(address)"])
         try await self.server.run()
+    }
+}
+
+/// Runs a service's start-up work inside the group, then marks it SERVING and waits for shutdown.
+private struct StartupService: Service {
+    let startup: @Sendable () async throws -> Void
+    let health: HealthService
+
+    func run() async throws {
+        try await self.startup()
+        self.health.setAll(.serving)
+        try? await gracefulShutdown()
+        // Draining: tell load balancers and watchers to send no more calls.
+        self.health.setAll(.notServing)
     }
 }
