@@ -5,6 +5,7 @@ import Histogram
 import Model
 import NIOCore
 import RPC
+import Synchronization
 
 /// `tongxin load ADDR package.Service/Method`: a load test measured honestly (like ghz).
 struct LoadCommand: AsyncParsableCommand {
@@ -19,7 +20,8 @@ struct LoadCommand: AsyncParsableCommand {
 
             The request is -d JSON (encoded once) or a --template whose strings may hold \
             {{seq}} (a call counter), {{uuid}}, {{rand:MIN:MAX}} (an integer) and {{pick:a|b|c}}, \
-            rendered for every call.
+            rendered for every call; {{line:FILE}} is a random line of FILE, e.g. a member id \
+            written by `tongxin seed --export DIR`.
 
             Examples:
               tongxin load 127.0.0.1:50051 grpc.testing.TestService/UnaryCall -d '{"responseSize":10}' -c 50 -z 10s
@@ -252,7 +254,8 @@ struct RequestSource: Sendable {
         return ByteBuffer(bytes: (try? ProtoJSON.serializedBytes(fromJSON: text, messageType: self.messageType)) ?? [])
     }
 
-    /// Replaces `{{seq}}`, `{{uuid}}`, `{{rand:MIN:MAX}}` and `{{pick:a|b}}`.
+    /// Replaces `{{seq}}`, `{{uuid}}`, `{{rand:MIN:MAX}}`, `{{pick:a|b}}` and `{{line:FILE}}` (a
+    /// random line of FILE, e.g. the member ids `tongxin seed --export` wrote).
     static func render(_ template: String, sequence: Int) -> String {
         var out = ""
         var rest = Substring(template)
@@ -271,6 +274,8 @@ struct RequestSource: Sendable {
                 let low = Int(parts[1]) ?? 0
                 let high = max(low, Int(parts[2]) ?? low)
                 out += String(Int.random(in: low...high))
+            case "line" where parts.count >= 2:
+                out += LineFiles.shared.randomLine(String(token.dropFirst(5)))
             case "pick" where parts.count >= 2:
                 let choices = token.dropFirst(5).split(separator: "|")
                 out += choices.randomElement().map(String.init) ?? ""
@@ -439,5 +444,22 @@ struct LoadRunner: Sendable {
         } catch {
             return (error.code, error.message)
         }
+    }
+}
+
+/// Files whose lines templates pick from, read once.
+final class LineFiles: Sendable {
+    static let shared = LineFiles()
+    private let files = Mutex<[String: [String]]>([:])
+
+    func randomLine(_ path: String) -> String {
+        let lines = self.files.withLock { files -> [String] in
+            if let lines = files[path] { return lines }
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+            files[path] = lines
+            return lines
+        }
+        return lines.randomElement() ?? ""
     }
 }

@@ -3,6 +3,7 @@ import Atomics
 import Foundation
 import Model
 import RPC
+import Synchronization
 
 /// `tongxin seed ADDR`: a realistic province through the registry's public API.
 struct SeedCommand: AsyncParsableCommand {
@@ -43,6 +44,9 @@ struct SeedCommand: AsyncParsableCommand {
 
     @Option(help: "Seed for the random choices, so two runs make the same province.")
     var seed: UInt64 = 20261123
+
+    @Option(help: "Write member-ids.txt, member-names.txt, region-codes.txt and village-codes.txt here, for load templates ({{line:FILE}}).")
+    var export: String?
 
     func validate() throws {
         guard ["demo", "province"].contains(self.scale) else { throw ValidationError("--scale \(self.scale): expected demo or province") }
@@ -87,18 +91,38 @@ struct SeedCommand: AsyncParsableCommand {
             let homes = regions.villages.isEmpty ? places : regions.villages
             let count = plan.memberCount
             let baseSeed = self.seed
+            let created = Mutex<[(Int, String, String)]>([])
             try await self.createAll(count, label: "members", client: client, progress: progress) { i in
                 var random = SplitMix64(seed: baseSeed &+ UInt64(i) &* 0x9E37_79B9)
                 let member = MemberFactory.member(number: i, home: homes[i % homes.count], nativePlaces: places, random: &random)
-                _ = try await client.unary(
+                let response = try await client.unary(
                     RegistryV1.RegistryService.CreateMember.self,
                     RegistryV1.CreateMemberRequest(requestId: "seed-member-\(i)", member: member, admit: true, reason: "seeded demo roll"), options: Self.callOptions())
+                if let id = response.member?.id { created.withLock { $0.append((i, id, member.name)) } }
+            }
+            if let export = self.export {
+                let members = created.withLock { $0 }.sorted { $0.0 < $1.0 }
+                try Self.write(export, [
+                    ("member-ids.txt", members.map(\.1)), ("member-names.txt", members.map(\.2)),
+                    ("region-codes.txt", regions.byLevel.flatMap { $0.1.map(\.code) }), ("village-codes.txt", regions.villages),
+                ])
             }
             progress.finish()
             print("seeded \(regions.total) regions (\(regions.villages.count) villages), \(organisations.count) organisations, \(count) members")
         } catch let error as RPCError {
             progress.finish()
             throw Failure.exit(error)
+        }
+    }
+
+    /// Writes one value per line into each file of `folder`.
+    static func write(_ folder: String, _ files: [(String, [String])]) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (name, lines) in files {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8)) else {
+                throw Failure.usage("--export \(folder): cannot write \(name)")
+            }
         }
     }
 
