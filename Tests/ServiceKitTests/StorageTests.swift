@@ -62,6 +62,10 @@ struct StorageTests {
             }
             #expect(row?.values == [.integer(1), .text("一"), .blob(bytes), .null])
             #expect(row?["name"] == .text("一"))
+            let sums = try await database.read { connection in
+                try connection.queryOne("SELECT SUM(id), COUNT(*), SUM(id) / 2.0 FROM items")
+            }
+            #expect(sums?.values == [.integer(1), .integer(1), .real(0.5)])
 
             // Many writers at once: the one that breaks a constraint fails alone.
             let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in

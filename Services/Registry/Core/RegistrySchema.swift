@@ -176,5 +176,38 @@ enum RegistrySchema {
                 "CREATE UNIQUE INDEX contacts_summary ON contacts (member_id, summary_year) WHERE kind = 3",
             ]
         },
+        // Member tallies per region, kept in the transaction of every member change, so that
+        // statistics sum a few rows per region instead of scanning members: kind 1 counts by
+        // (primary category, status), kind 2 ACTIVE members by any of their categories, kind 3
+        // EXITED members by (primary category, exit day).
+        Migration(version: 3, name: "registry: member tallies for statistics") { d in
+            [
+                """
+                CREATE TABLE member_tallies (
+                    region_key \(d.textType) NOT NULL,
+                    kind INTEGER NOT NULL,
+                    category INTEGER NOT NULL,
+                    bucket BIGINT NOT NULL,
+                    n BIGINT NOT NULL,
+                    PRIMARY KEY (region_key, kind, category, bucket)
+                )
+                """,
+                """
+                INSERT INTO member_tallies (region_key, kind, category, bucket, n)
+                SELECT region_key, 1, category, status, COUNT(*) FROM members GROUP BY region_key, category, status
+                """,
+                """
+                INSERT INTO member_tallies (region_key, kind, category, bucket, n)
+                SELECT m.region_key, 2, CAST(t.value AS INTEGER), 0, COUNT(*) FROM members m
+                JOIN member_tags t ON t.member_id = m.id AND t.kind = 1
+                WHERE m.status = 2 GROUP BY m.region_key, CAST(t.value AS INTEGER)
+                """,
+                """
+                INSERT INTO member_tallies (region_key, kind, category, bucket, n)
+                SELECT region_key, 3, category, exit_day, COUNT(*) FROM members
+                WHERE status = 4 AND exit_day IS NOT NULL GROUP BY region_key, category, exit_day
+                """,
+            ]
+        },
     ]
 }

@@ -409,8 +409,26 @@ extension RegistryStore {
         return try Self.decode(RegistryV1.Member.self, row.bytes(0))
     }
 
-    /// Writes the member's row and its tag rows (categories, specialties).
+    /// Writes the member's row, its tag rows (categories, specialties) and its tallies.
     static func storeMember(_ connection: any SQLConnection, _ member: RegistryV1.Member, isNew: Bool) throws {
+        var removed: [Tally] = []
+        if !isNew, let row = try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(member.id)]) {
+            removed = Self.tallies(try Self.decode(RegistryV1.Member.self, row.bytes(0)))
+        }
+        let added = Self.tallies(member)
+        for tally in removed where !added.contains(tally) {
+            try connection.execute(
+                "UPDATE member_tallies SET n = n - 1 WHERE region_key = ? AND kind = ? AND category = ? AND bucket = ?",
+                [.text(tally.regionKey), .integer(tally.kind), .integer(tally.category), .integer(tally.bucket)])
+        }
+        for tally in added where !removed.contains(tally) {
+            try connection.execute(
+                """
+                INSERT INTO member_tallies (region_key, kind, category, bucket, n) VALUES (?, ?, ?, ?, 1)
+                ON CONFLICT (region_key, kind, category, bucket) DO UPDATE SET n = member_tallies.n + 1
+                """,
+                [.text(tally.regionKey), .integer(tally.kind), .integer(tally.category), .integer(tally.bucket)])
+        }
         let values: [SQLValue] = [
             .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
             .integer(Int64(member.status.rawValue)), .text(member.name),
@@ -451,6 +469,29 @@ extension RegistryStore {
                 "INSERT INTO member_tags (member_id, kind, value) VALUES (?, ?, ?)",
                 [.text(member.id), .integer(kind), .text(value)])
         }
+    }
+
+    /// One count a member contributes to `member_tallies`.
+    struct Tally: Hashable {
+        var regionKey: String
+        var kind: Int64
+        var category: Int64
+        var bucket: Int64
+    }
+
+    static func tallies(_ member: RegistryV1.Member) -> [Tally] {
+        let key = RegionKeys.key(member.regionCode)
+        let primary = Int64(member.category.rawValue)
+        var tallies = [Tally(regionKey: key, kind: 1, category: primary, bucket: Int64(member.status.rawValue))]
+        if member.status == .active {
+            for category in Set([member.category] + member.additionalCategories) {
+                tallies.append(Tally(regionKey: key, kind: 2, category: Int64(category.rawValue), bucket: 0))
+            }
+        }
+        if member.status == .exited, let exit = member.exitDate {
+            tallies.append(Tally(regionKey: key, kind: 3, category: primary, bucket: Int64(Days.number(exit))))
+        }
+        return tallies
     }
 
     /// A live member (PENDING, ACTIVE, SUSPENDED) already holding the number is ALREADY_EXISTS.

@@ -4,8 +4,8 @@ import ServiceKit
 extension RegistryStore {
     /// GetRegistryStatistics: member figures by category for a region and its descendants
     /// down to `depth` levels, each row rolled up over its subtree, plus the township and
-    /// village totals. One grouped index-range scan per prefix length serves every row of
-    /// that length, so a province costs a few scans, not one per region.
+    /// village totals. Member figures are sums of `member_tallies` (kept with every member
+    /// change), one grouped range scan per prefix length for every row of that length.
     ///
     /// members_with_overdue_contact evaluates the contact rules for the whole subtree, once.
     /// - Throws: INVALID_ARGUMENT (region_code malformed, depth outside 0–2, bad
@@ -55,60 +55,41 @@ extension RegistryStore {
                     categoryFigures[prefix]?[Int32(raw)]
                         ?? RegistryV1.CategoryCount(category: RegistryV1.MemberCategory(rawValue: Int32(raw)))
                 }
+                // Sums of the member tallies: a few rows per region, not one per member.
                 for row in try connection.query(
                     """
-                    SELECT \(group), category, status, COUNT(*) FROM members
-                    WHERE region_key BETWEEN ? AND ? GROUP BY \(group), category, status
-                    """, [.text(low), .text(high)])
-                {
-                    let prefix = row.string(0)
-                    let count = Int32(row.int64(3))
-                    var figure = figures[prefix] ?? RegistryV1.RegionStatistics()
-                    var byCategory = category(prefix, row.int64(1))
-                    switch RegistryV1.MemberStatus(rawValue: Int32(row.int64(2))) {
-                    case .active:
-                        figure.activeMembers += count
-                        byCategory.activeMembers += count
-                    case .pending:
-                        figure.pendingMembers += count
-                        byCategory.pendingMembers += count
-                    case .suspended:
-                        figure.suspendedMembers += count
-                        byCategory.suspendedMembers += count
-                    default:
-                        break
-                    }
-                    figures[prefix] = figure
-                    categoryFigures[prefix, default: [:]][Int32(row.int64(1))] = byCategory
-                }
-                for row in try connection.query(
-                    """
-                    SELECT \(group), category, COUNT(*) FROM members
-                    WHERE region_key BETWEEN ? AND ? AND status = 4 AND exit_day BETWEEN ? AND ?
-                    GROUP BY \(group), category
+                    SELECT \(group), kind, category, bucket, CAST(SUM(n) AS BIGINT) FROM member_tallies
+                    WHERE region_key BETWEEN ? AND ? AND n <> 0 AND (kind <> 3 OR bucket BETWEEN ? AND ?)
+                    GROUP BY \(group), kind, category, bucket
                     """, [.text(low), .text(high), .int(yearStart), .int(yearEnd)])
                 {
                     let prefix = row.string(0)
-                    let count = Int32(row.int64(2))
-                    figures[prefix, default: RegistryV1.RegionStatistics()].exitedMembers += count
-                    var byCategory = category(prefix, row.int64(1))
-                    byCategory.exitedMembers += count
-                    categoryFigures[prefix, default: [:]][Int32(row.int64(1))] = byCategory
-                }
-                let memberGroup = "substr(m.region_key, 1, \(length))"
-                for row in try connection.query(
-                    """
-                    SELECT \(memberGroup), t.value, COUNT(*) FROM members m
-                    JOIN member_tags t ON t.member_id = m.id AND t.kind = 1
-                    WHERE m.region_key BETWEEN ? AND ? AND m.status = 2
-                    GROUP BY \(memberGroup), t.value
-                    """, [.text(low), .text(high)])
-                {
-                    let prefix = row.string(0)
-                    let raw = Int64(row.string(1)) ?? 0
-                    var byCategory = category(prefix, raw)
-                    byCategory.activeMembersAny += Int32(row.int64(2))
-                    categoryFigures[prefix, default: [:]][Int32(raw)] = byCategory
+                    let count = Int32(row.int64(4))
+                    var figure = figures[prefix] ?? RegistryV1.RegionStatistics()
+                    var byCategory = category(prefix, row.int64(2))
+                    switch row.int64(1) {
+                    case 1:
+                        switch RegistryV1.MemberStatus(rawValue: Int32(row.int64(3))) {
+                        case .active:
+                            figure.activeMembers += count
+                            byCategory.activeMembers += count
+                        case .pending:
+                            figure.pendingMembers += count
+                            byCategory.pendingMembers += count
+                        case .suspended:
+                            figure.suspendedMembers += count
+                            byCategory.suspendedMembers += count
+                        default:
+                            break
+                        }
+                    case 2:
+                        byCategory.activeMembersAny += count
+                    default:
+                        figure.exitedMembers += count
+                        byCategory.exitedMembers += count
+                    }
+                    figures[prefix] = figure
+                    categoryFigures[prefix, default: [:]][Int32(row.int64(2))] = byCategory
                 }
                 for row in try connection.query(
                     """

@@ -273,11 +273,13 @@ struct BlockingPostgresConnection: SQLConnection {
         case .float4, .float8:
             return .real(try cell.decode(Double.self))
         case .numeric:
-            let text = try cell.decode(String.self)
-            if let integer = Int64(text) {
+            // SUM over bigint is numeric: whole values come back as integers, as on SQLite.
+            let decimal = try cell.decode(Decimal.self)
+            let double = NSDecimalNumber(decimal: decimal).doubleValue
+            if let integer = Int64(exactly: double) {
                 return .integer(integer)
             }
-            return .real(Double(text) ?? 0)
+            return .real(double)
         case .bytea:
             var buffer = try cell.decode(ByteBuffer.self)
             return .blob(buffer.readBytes(length: buffer.readableBytes) ?? [])
