@@ -38,8 +38,10 @@ mkdir -p "$results/htdocs" && head -c 100 /dev/zero > "$results/htdocs/small"
 run() {  # name port url [h2load args…]
     local name="$1" port="$2" url="$3"; shift 3
     local log="$results/$name.log"
+    rm -f "$log"  # h2load appends to an existing log
     taskset -c 1 h2load -c 10 -m 10 -D "$warmup" "$@" "$url" > /dev/null 2>&1 || true
-    taskset -c 1 h2load -c 10 -m 10 -D "$duration" --log-file="$log" "$@" "$url" > "$results/$name.txt" 2>&1
+    # Measured on warm connections: h2load ignores the first WARMUP s of this run too.
+    taskset -c 1 h2load -c 10 -m 10 --warm-up-time="$warmup" -D "$duration" --log-file="$log" "$@" "$url" > "$results/$name.txt" 2>&1
     "$python" - "$name" "$results/$name.txt" "$log" <<'PY'
 import re, sys
 name, summary, log = sys.argv[1:4]

@@ -25,6 +25,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var finalGoAwaySent = false
     private var lastRoute: (path: String, handler: RawHandler)?
     private var idleTimer: Scheduled<Void>?
+    private var idleSince = NIODeadline.now()
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
     private let registry: ConnectionRegistry
@@ -193,7 +194,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         case .streamClosed(let streamID, let errorCode):
             if let call = self.calls.removeValue(forKey: streamID) {
                 call.closed(errorCode: errorCode)
-                if self.calls.isEmpty { self.armIdleTimer() }
+                if self.calls.isEmpty { self.idleSince = .now() }
             }
         case .goAway:
             break  // The client stops opening streams; running calls finish normally.
@@ -233,8 +234,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             let call = ServerCall(streamID: streamID, head: head, handler: handler, connection: self,
                 loop: self.context!.eventLoop, maxMessageSize: self.configuration.maxReceiveMessageSize)
             self.calls[streamID] = call
-            self.idleTimer?.cancel()
-            self.idleTimer = nil
             call.start()
             if endStream { call.receiveEnd() }
         }
@@ -254,12 +253,27 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     // MARK: Connection management
 
+    /// One timer per connection, re-armed only when it fires: a per-call cancel and
+    /// reschedule would cost a timer-heap update on every request burst.
     private func armIdleTimer() {
         guard let timeout = self.configuration.idleTimeout, let context = self.context, !self.closing else { return }
+        self.idleSince = .now()
         self.idleTimer?.cancel()
         self.idleTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self, self.calls.isEmpty else { return }
+            self?.idleTimerFired()
+        }
+    }
+
+    private func idleTimerFired() {
+        guard let timeout = self.configuration.idleTimeout, let context = self.context, !self.closing else { return }
+        let idleFor = NIODeadline.now() - self.idleSince
+        if self.calls.isEmpty && idleFor >= timeout {
             self.initiateGracefulShutdown()
+            return
+        }
+        let remaining = self.calls.isEmpty ? timeout - idleFor : timeout
+        self.idleTimer = context.eventLoop.scheduleTask(in: remaining) { [weak self] in
+            self?.idleTimerFired()
         }
     }
 
