@@ -141,6 +141,9 @@ let package = Package(
                 "RPC", "Model", "CNGHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/RPCTests", exclude: ["Interop"], swiftSettings: swiftSettings),
         .testTarget(
