@@ -31,12 +31,13 @@ struct SignalShutdownTests {
             if received == 1 { kill(Self.serverPID(shell: process), SIGTERM) }
         }
         #expect(received == 5)
-        let deadline = Date().addingTimeInterval(5)
+        await client.close()
+        // The server's grace period is 10 s; it should be gone well before 15 s.
+        let deadline = Date().addingTimeInterval(15)
         let serverPID = Self.serverPID(shell: process)
         while kill(serverPID, 0) == 0 && Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(kill(serverPID, 0) != 0, "the server should exit after SIGTERM")
-        await client.close()
     }
 }
