@@ -19,6 +19,14 @@ struct SignalShutdownTests {
         return shell.processIdentifier
     }
 
+    /// Whether `pid` still runs: a zombie (exited, not yet reaped by the wrapper shell) does not.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
     @Test func inFlightStreamFinishesThenProcessExits() async throws {
         let (process, port) = try InteropFixture.startServer(InteropFixture.interopBinary, ["serve", "--port", "0", "--threads", "1"])
         let client = try RPCClient(targets: ["127.0.0.1:\(port)"])
@@ -26,18 +34,23 @@ struct SignalShutdownTests {
             GRPCTesting.ResponseParameters(size: 10, intervalUs: 200_000)
         })
         var received = 0
+        var signalled: pid_t = 0
         for try await _ in try await client.serverStreaming(GRPCTesting.TestService.StreamingOutputCall.self, request) {
             received += 1
-            if received == 1 { kill(Self.serverPID(shell: process), SIGTERM) }
+            if received == 1 {
+                signalled = Self.serverPID(shell: process)
+                kill(signalled, SIGTERM)
+            }
         }
         #expect(received == 5)
         await client.close()
         // The server's grace period is 10 s; it should be gone well before 15 s.
         let deadline = Date().addingTimeInterval(15)
         let serverPID = Self.serverPID(shell: process)
-        while kill(serverPID, 0) == 0 && Date() < deadline {
+        while Self.isRunning(serverPID) && Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(kill(serverPID, 0) != 0, "the server should exit after SIGTERM")
+        #expect(signalled == serverPID, "SIGTERM went to \(signalled), the server is \(serverPID), the shell \(process.processIdentifier)")
+        #expect(!Self.isRunning(serverPID), "the server should exit after SIGTERM")
     }
 }
