@@ -107,6 +107,47 @@ struct RegistryServerTests {
         }
     }
 
+    @Test("tongxin against the registry: list, describe, call (unary and the WatchChanges stream), health, a short load run")
+    func clientTool() throws {
+        let (process, address, data) = try Self.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = tongxin
+            p.arguments = arguments
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, out)
+        }
+        let s = "tongxin.registry.v1.RegistryService"
+        let list = try run(["list", address])
+        #expect(list.0 == 0 && list.1.split(separator: "\n").contains(Substring(s)), "\(list.1)")
+        let methods = try run(["list", address, s])
+        #expect(methods.1.contains("\(s)/CreateMember"))
+        let describe = try run(["describe", address, "tongxin.registry.v1.Member"])
+        #expect(describe.1.contains("string resident_id_number = 10;"), "\(describe.1)")
+        let imported = try run(["call", address, "\(s)/ImportRegions", "--compact", "-d",
+                                #"{"requestId":"r","regions":[{"code":"420000","name":"湖北省"},{"code":"420100","name":"武汉市","parentCode":"420000"}]}"#])
+        #expect(imported.1 == #"{"createdCount":2}"# + "\n", "\(imported.1)")
+        let watch = try run(["call", address, "\(s)/WatchChanges", "--compact", "--deadline", "2s", "-d", #"{"replayRetained":true}"#])
+        // The stream runs until the deadline: the region creates, then caught_up, then DEADLINE_EXCEEDED.
+        #expect(watch.1.contains(#""entityId":"420100""#), "\(watch.1)")
+        #expect(watch.1.contains(#""caughtUp":true"#))
+        #expect(watch.0 == 4)
+        #expect(try run(["health", address, s]) == (0, "SERVING\n"))
+        let load = try run(["load", address, "\(s)/GetRegion", "-d", #"{"code":"420100"}"#, "-n", "100", "-c", "4", "--output", "json"])
+        #expect(load.0 == 0 && load.1.contains(#""calls": 100"#) && load.1.contains(#""ok": 100"#), "\(load.1)")
+    }
+
     @Test("once the database is migrated, health says SERVING for the registry service")
     func readiness() async throws {
         let (process, address, data) = try Self.start()
