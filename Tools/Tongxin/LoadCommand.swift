@@ -386,7 +386,8 @@ struct LoadRunner: Sendable {
         let tally = await withTaskGroup(of: WorkerTally.self) { group in
             for worker in 0..<plan.concurrency {
                 let client = clients[worker % clients.count]
-                group.addTask {
+                // On the client's event loop: no thread hop per call.
+                group.addTask(executorPreference: client.taskExecutor) {
                     var tally = WorkerTally()
                     while true {
                         let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)

@@ -19,12 +19,18 @@ public final class RPCClient: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let next = ManagedAtomic<Int>(0)
 
+    /// A task executor on the client's (first) event loop. Tasks that make many calls can run
+    /// there (`group.addTask(executorPreference: client.taskExecutor)`) and skip the thread hop
+    /// between the loop and Swift's global executor on every call.
+    public let taskExecutor: any TaskExecutor
+
     /// A client for `targets` (`host:port` each). Throws `RPCError(.invalidArgument)` for a
     /// malformed target. Connections open on the first call.
     public init(targets: [String], configuration: ClientConfiguration = ClientConfiguration()) throws {
         guard !targets.isEmpty else { throw RPCError(code: .invalidArgument, message: "no target address") }
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+        self.taskExecutor = EventLoopTaskExecutor(loop: self.group.next())
         var connections: [ClientConnection] = []
         for target in targets {
             guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]) else {
