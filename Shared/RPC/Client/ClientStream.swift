@@ -39,7 +39,7 @@ final class ClientStream: @unchecked Sendable {
             guard let connection = stream.connection, let session = connection.session, connection.isUsable,
                 let streamID = session.submitRequest(headers: OutboundHeaders(preset: nil, extra: headers))
             else {
-                throw RPCError(code: .unavailable, message: "the connection is not available")
+                throw StreamNotStarted()
             }
             stream.streamID = streamID
             connection.register(stream)
@@ -313,3 +313,7 @@ final class ClientStream: @unchecked Sendable {
         try await self.onLoop { $0.final?.trailers ?? Metadata() }
     }
 }
+
+/// The connection picked for a call closed (idle timeout, GOAWAY) before the call's headers
+/// went out: nothing reached the server, so the client may pick a connection again.
+struct StreamNotStarted: Error {}

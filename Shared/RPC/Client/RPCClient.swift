@@ -100,15 +100,22 @@ public final class RPCClient: Sendable {
         if let deadline = options.deadline, deadline.hasPassed {
             throw RPCError(code: .deadlineExceeded, message: "deadline exceeded before the call started")
         }
-        let handler = try await self.pickHandler(options: options)
-        let stream = ClientStream(connection: handler, maxMessageSize: self.configuration.maxReceiveMessageSize,
-            requestCompression: options.compression)
-        do {
-            try await stream.open(headers: self.requestHeaders(path: path, options: options), deadline: options.deadline, singleMessage: singleMessage)
-        } catch {
-            throw Self.rpcError(error)
+        var attempt = 0
+        while true {
+            let handler = try await self.pickHandler(options: options)
+            let stream = ClientStream(connection: handler, maxMessageSize: self.configuration.maxReceiveMessageSize,
+                requestCompression: options.compression)
+            do {
+                try await stream.open(headers: self.requestHeaders(path: path, options: options), deadline: options.deadline, singleMessage: singleMessage)
+                return stream
+            } catch is StreamNotStarted {
+                // Transparent retry: the connection closed before anything was sent on it.
+                attempt += 1
+                if attempt >= 5 { throw RPCError(code: .unavailable, message: "the connection is not available") }
+            } catch {
+                throw Self.rpcError(error)
+            }
         }
-        return stream
     }
 
     static func rpcError(_ error: any Error) -> RPCError {
