@@ -27,6 +27,6 @@ fi
 PY_PACKAGES=(grpcio grpcio-tools grpcio-health-checking grpcio-reflection protobuf)
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import grpc, grpc_tools, grpc_health, grpc_reflection, google.protobuf" 2>/dev/null; then
   echo "bootstrap: creating .venv with ${PY_PACKAGES[*]}"
-  python3 -m venv .venv
+  python3 -m venv --clear .venv   # --clear: a half-made venv from an interrupted run is rebuilt
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
