@@ -45,6 +45,20 @@ struct RegistryServerTests {
         return (process, String(text[range]), data)
     }
 
+    /// Runs the `tongxin` built beside the registry; returns its exit status and its output.
+    static func tongxin(_ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, out)
+    }
+
     struct RegistryStartError: Error, CustomStringConvertible {
         let output: String
         var description: String { "tongxin-registry did not start: \(self.output)" }
@@ -79,25 +93,12 @@ struct RegistryServerTests {
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: data)
         }
-        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
-        func run(_ arguments: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = tongxin
-            p.arguments = arguments
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, out)
-        }
         for _ in 0..<2 {
-            let (status, out) = try run(["seed", address, "--townships", "1", "--villages", "2", "--members", "60"])
+            let (status, out) = try Self.tongxin(["seed", address, "--townships", "1", "--villages", "2", "--members", "60"])
             #expect(status == 0, "\(out)")
             #expect(out.contains("60 members"))
         }
-        let (status, stats) = try run([
+        let (status, stats) = try Self.tongxin([
             "call", address, "tongxin.registry.v1.RegistryService/GetRegistryStatistics", "-d", #"{"regionCode":"420000"}"#, "--compact",
         ])
         #expect(status == 0, "\(stats)")
@@ -115,36 +116,23 @@ struct RegistryServerTests {
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: data)
         }
-        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
-        func run(_ arguments: [String]) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = tongxin
-            p.arguments = arguments
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, out)
-        }
         let s = "tongxin.registry.v1.RegistryService"
-        let list = try run(["list", address])
+        let list = try Self.tongxin(["list", address])
         #expect(list.0 == 0 && list.1.split(separator: "\n").contains(Substring(s)), "\(list.1)")
-        let methods = try run(["list", address, s])
+        let methods = try Self.tongxin(["list", address, s])
         #expect(methods.1.contains("\(s)/CreateMember"))
-        let describe = try run(["describe", address, "tongxin.registry.v1.Member"])
+        let describe = try Self.tongxin(["describe", address, "tongxin.registry.v1.Member"])
         #expect(describe.1.contains("string resident_id_number = 10;"), "\(describe.1)")
-        let imported = try run(["call", address, "\(s)/ImportRegions", "--compact", "-d",
+        let imported = try Self.tongxin(["call", address, "\(s)/ImportRegions", "--compact", "-d",
                                 #"{"requestId":"r","regions":[{"code":"420000","name":"湖北省"},{"code":"420100","name":"武汉市","parentCode":"420000"}]}"#])
         #expect(imported.1 == #"{"createdCount":2}"# + "\n", "\(imported.1)")
-        let watch = try run(["call", address, "\(s)/WatchChanges", "--compact", "--deadline", "2s", "-d", #"{"replayRetained":true}"#])
+        let watch = try Self.tongxin(["call", address, "\(s)/WatchChanges", "--compact", "--deadline", "2s", "-d", #"{"replayRetained":true}"#])
         // The stream runs until the deadline: the region creates, then caught_up, then DEADLINE_EXCEEDED.
         #expect(watch.1.contains(#""entityId":"420100""#), "\(watch.1)")
         #expect(watch.1.contains(#""caughtUp":true"#))
         #expect(watch.0 == 4)
-        #expect(try run(["health", address, s]) == (0, "SERVING\n"))
-        let load = try run(["load", address, "\(s)/GetRegion", "-d", #"{"code":"420100"}"#, "-n", "100", "-c", "4", "--output", "json"])
+        #expect(try Self.tongxin(["health", address, s]) == (0, "SERVING\n"))
+        let load = try Self.tongxin(["load", address, "\(s)/GetRegion", "-d", #"{"code":"420100"}"#, "-n", "100", "-c", "4", "--output", "json"])
         #expect(load.0 == 0 && load.1.contains(#""calls": 100"#) && load.1.contains(#""ok": 100"#), "\(load.1)")
     }
 
@@ -156,17 +144,9 @@ struct RegistryServerTests {
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: data)
         }
-        let tongxin = Self.binary.deletingLastPathComponent().appendingPathComponent("tongxin")
-        let p = Process()
-        p.executableURL = tongxin
-        p.arguments = ["health", address, "tongxin.registry.v1.RegistryService"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let (status, out) = try Self.tongxin(["health", address, "tongxin.registry.v1.RegistryService"])
         #expect(out == "SERVING\n")
-        #expect(p.terminationStatus == 0)
+        #expect(status == 0)
     }
 
     @Test("SIGTERM drains and exits cleanly")

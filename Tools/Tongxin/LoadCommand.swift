@@ -298,7 +298,18 @@ struct LoadPlan: Sendable {
     let schedule: RateSchedule?
     let timeout: Duration
 
-    var totalWeight: Int { self.steps.reduce(0) { $0 + $1.weight } }
+    let totalWeight: Int
+
+    init(steps: [LoadStep], concurrency: Int, total: Int?, duration: Duration?, warmup: Duration, schedule: RateSchedule?, timeout: Duration) {
+        self.steps = steps
+        self.concurrency = concurrency
+        self.total = total
+        self.duration = duration
+        self.warmup = warmup
+        self.schedule = schedule
+        self.timeout = timeout
+        self.totalWeight = steps.reduce(0) { $0 + $1.weight }
+    }
 
     /// The step of call `sequence`: weights interleaved deterministically.
     func step(_ sequence: Int) -> LoadStep {

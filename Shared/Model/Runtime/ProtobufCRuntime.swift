@@ -4,6 +4,7 @@
 // goes through `ProtobufCReader` and `ProtobufCWriter` by field index and never sees a pointer.
 import CProtobufC
 import CTongxinProtos
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -57,7 +58,15 @@ public struct ProtobufCMessageType: @unchecked Sendable {
     }
 
     /// Every field, in field-number order: what the dynamic message and JSON code walk.
+    /// Built once per type (dynamic messages ask for it on every encode and decode).
     public var fields: [ProtoFieldInfo] {
+        if let cached = fieldCache.withLock({ $0[UnsafeRawPointer(self.descriptor)] }) { return cached }
+        let fields = self.makeFields()
+        fieldCache.withLock { $0[UnsafeRawPointer(self.descriptor)] = fields }
+        return fields
+    }
+
+    private func makeFields() -> [ProtoFieldInfo] {
         let d = self.descriptor.pointee
         return (0..<Int(d.n_fields)).map { index in
             let f = d.fields[index]
@@ -102,6 +111,9 @@ public struct ProtobufCMessageType: @unchecked Sendable {
         }
     }
 }
+
+/// Field lists of the message types asked for so far, by descriptor address.
+private let fieldCache = Mutex<[UnsafeRawPointer: [ProtoFieldInfo]]>([:])
 
 extension ProtobufCMessageType: Hashable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.descriptor == rhs.descriptor }
