@@ -151,6 +151,7 @@ let package = Package(
             dependencies: [
                 "ServiceKit", "RPC", "Model",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

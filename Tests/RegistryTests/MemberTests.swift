@@ -241,3 +241,90 @@ struct MemberTests {
         }
     }
 }
+
+@Suite("Members created concurrently")
+struct ConcurrentCreateTests {
+    @Test("concurrent creates run as sets: retries, duplicates and rejections fail alone", arguments: Engine.allCases)
+    func concurrentCreates(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let barred = try await store.addNegativeListEntry(
+                RegistryV1.AddNegativeListEntryRequest(
+                    requestId: "n-1",
+                    entry: RegistryV1.NegativeListEntry(
+                        subjectKind: .person, name: "冯四十", residentIdNumber: Fixtures.residentID(140),
+                        reason: .dishonestDebtor, basis: "(2026)粤0305执9号", regionCode: "440305")),
+                caller: Fixtures.caller
+            ).entry!
+            // 60 callers at once: 10 and 11 claim one resident ID number, 20 and 21 send the
+            // same request (a retry racing the original), 30 names an unknown region, 40 is on
+            // the negative list; the others are plain creates, half of them admitted.
+            let outcomes = await withTaskGroup(of: (Int, Result<RegistryV1.Member, ServiceError>).self) { group in
+                @Sendable func request(_ index: Int) -> RegistryV1.CreateMemberRequest {
+                    let member = Fixtures.member(
+                        "成员\(index)", region: index == 30 ? "440306" : index.isMultiple(of: 2) ? "440305001001" : "440304",
+                        id: index == 11 ? 110 : 100 + index, specialties: index.isMultiple(of: 3) ? ["法律咨询"] : [])
+                    return RegistryV1.CreateMemberRequest(
+                        requestId: "req-\(index)", member: member, admit: index.isMultiple(of: 2), reason: "并发")
+                }
+                for index in 0..<60 {
+                    group.addTask {
+                        let request = request(index == 21 ? 20 : index)
+                        do {
+                            return (index, .success(try await store.createMember(request, caller: Fixtures.caller).member!))
+                        } catch {
+                            return (index, .failure(ServiceError.from(error)))
+                        }
+                    }
+                }
+                var outcomes: [Int: Result<RegistryV1.Member, ServiceError>] = [:]
+                for await (index, outcome) in group {
+                    outcomes[index] = outcome
+                }
+                return outcomes
+            }
+            func failure(_ index: Int) -> ServiceError? {
+                if case .failure(let error) = outcomes[index] { return error }
+                return nil
+            }
+            let duplicate = [failure(10), failure(11)].compactMap { $0 }
+            #expect(duplicate.count == 1)
+            if case .alreadyExists(_, let name, "ALREADY_EXISTS")? = duplicate.first {
+                #expect(name.hasPrefix("resident_id_number 440305"))
+            } else {
+                Issue.record("expected ALREADY_EXISTS for the shared resident ID, got \(duplicate)")
+            }
+            #expect(try outcomes[20]?.get() == outcomes[21]?.get())
+            #expect(failure(30) == .notFound(resource: "tongxin.registry.v1.Region", name: "440306"))
+            guard case .failedPrecondition(_, let subject, "NEGATIVE_LIST_MATCH")? = failure(40) else {
+                Issue.record("expected NEGATIVE_LIST_MATCH, got \(String(describing: outcomes[40]))")
+                return
+            }
+            #expect(subject == "negative list entry \(barred.id)")
+
+            // 60 callers, 3 failures, one retry: 56 members, each with its history and one
+            // change event, the feed's sequence without gaps.
+            let created = Set(outcomes.values.compactMap { try? $0.get().id })
+            #expect(created.count == 56)
+            let listed = try await store.listMembers(RegistryV1.ListMembersRequest(pageSize: 100))
+            #expect(Set(listed.members.map(\.id)) == created)
+            let feed = try await store.changes(after: 0, limit: 1000)
+            #expect(feed.events.map(\.sequence) == Array(1...Int64(feed.events.count)))
+            let memberEvents = feed.events.filter { $0.entityKind == .member }
+            #expect(Set(memberEvents.map(\.entityId)) == created)
+            #expect(memberEvents.count == 56)
+            for (index, outcome) in outcomes {
+                guard case .success(let member) = outcome else { continue }
+                let admitted = (index == 21 ? 20 : index).isMultiple(of: 2)
+                let history = try await store.listMemberHistory(RegistryV1.ListMemberHistoryRequest(memberId: member.id))
+                #expect(history.entries.map(\.eventKind) == (admitted ? [.admitted, .created] : [.created]))
+                #expect(member.status == (admitted ? .active : .pending))
+            }
+            let statistics = try await store.registryStatistics(RegistryV1.GetRegistryStatisticsRequest(regionCode: "440000"))
+            let province = statistics.regions.first { $0.region?.regionCode == "440000" }
+            let admitted = Set(outcomes.filter { $0.key.isMultiple(of: 2) }.compactMap { try? $0.value.get().id }).count
+            #expect(province?.activeMembers == Int32(admitted))
+            #expect(province?.pendingMembers == Int32(created.count - admitted))
+        }
+    }
+}

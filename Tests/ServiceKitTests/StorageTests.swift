@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import ServiceKit
@@ -111,6 +112,78 @@ struct StorageTests {
                 try connection.queryOne("SELECT COUNT(*) FROM items WHERE id = 1020")?.int64(0)
             }
             #expect(orphan == 0)
+        }
+    }
+}
+
+/// A batch kind for the tests: inserts items with one multi-row statement; "bad…" names are
+/// rejected item by item, and a duplicate name makes the whole set throw.
+final class ItemInsertion: SQLBatchWrite {
+    struct Item: Sendable {
+        var id: Int
+        var name: String
+    }
+
+    let sizes = NIOLockedValueBox<[Int]>([])
+
+    func run(_ items: [Item], on connection: any SQLConnection) throws -> [Result<Int, any Error>] {
+        self.sizes.withLockedValue { $0.append(items.count) }
+        var outcomes: [Result<Int, any Error>] = []
+        var rows: [[SQLValue]] = []
+        for item in items {
+            if item.name.hasPrefix("bad") {
+                outcomes.append(.failure(StorageError.constraintViolation(detail: "bad name \(item.name)")))
+            } else {
+                rows.append([.int(item.id), .text(item.name)])
+                outcomes.append(.success(item.id))
+            }
+        }
+        try connection.insert(into: "items", ["id", "name"], rows: rows)
+        return outcomes
+    }
+}
+
+extension StorageTests {
+    @Test("batched writes share statements; a rejected item and a failing set fail only their own", arguments: ["sqlite", "postgres"])
+    func batchedWrites(engine: String) async throws {
+        try await withTestDatabase(engine) { database in
+            let insertion = ItemInsertion()
+            let outcomes = await withTaskGroup(of: (Int, String).self) { group in
+                for index in 1...60 {
+                    group.addTask {
+                        // 7 and 8 share a name: whichever set holds both throws and is rerun item by item.
+                        let name = index == 13 ? "bad13" : index == 8 ? "n7" : "n\(index)"
+                        do {
+                            let id = try await database.write(ItemInsertion.Item(id: index, name: name), batchedBy: insertion)
+                            return (index, id == index ? "ok" : "wrong id \(id)")
+                        } catch let error as StorageError {
+                            switch error {
+                            case .uniqueViolation: return (index, "unique")
+                            case .constraintViolation: return (index, "rejected")
+                            default: return (index, "\(error)")
+                            }
+                        } catch {
+                            return (index, "\(error)")
+                        }
+                    }
+                }
+                var outcomes: [Int: String] = [:]
+                for await (index, outcome) in group {
+                    outcomes[index] = outcome
+                }
+                return outcomes
+            }
+            #expect(outcomes[13] == "rejected")
+            // Exactly one of the two writers of "n7" won.
+            #expect([outcomes[7], outcomes[8]].filter { $0 == "ok" }.count == 1)
+            #expect([outcomes[7], outcomes[8]].filter { $0 == "unique" }.count == 1)
+            #expect(outcomes.filter { $0.value == "ok" }.count == 58)
+            let stored = try await database.read { connection in
+                try connection.query("SELECT id FROM items ORDER BY id", []).map { Int($0.int64(0)) }
+            }
+            #expect(stored == (1...60).filter { $0 != 13 && $0 != (outcomes[7] == "ok" ? 8 : 7) })
+            // Concurrent items of the kind ran as sets, not one by one.
+            #expect(insertion.sizes.withLockedValue { $0.max() ?? 0 } > 1)
         }
     }
 }

@@ -47,42 +47,18 @@ extension RegistryStore {
         member.audit = CommonV1.AuditInfo(
             createTime: Timestamps.make(now), updateTime: Timestamps.make(now), createdBy: caller.userID,
             updatedBy: caller.userID)
-        let requestBytes = request.serializedBytes()
-        let created = member
-        return try await self.write { connection in
-            if let previous = try Self.replay(
-                connection, caller: caller, method: "CreateMember", requestID: request.requestId,
-                request: requestBytes, now: now)
-            {
-                return try Self.decode(RegistryV1.CreateMemberResponse.self, previous)
-            }
-            _ = try Self.requireActiveRegion(connection, code: created.regionCode, field: "member.region_code")
-            try Self.requireResidentIDFree(connection, created.residentIdNumber, except: nil)
-            try Self.requireNotListed(connection, member: created, today: today)
-            try Self.storeMember(connection, created, isNew: true)
-            var history = RegistryV1.HistoryEntry(
-                memberId: created.id, eventKind: .created, actorId: caller.userID, actorName: caller.displayName,
-                reason: request.reason, newMemberStatus: .pending, versionAfter: 1)
-            if request.admit {
-                try Self.appendHistory(connection, history, now: now)
-                history = RegistryV1.HistoryEntry(
-                    memberId: created.id, eventKind: .admitted, actorId: caller.userID, actorName: caller.displayName,
-                    reason: request.reason, previousMemberStatus: .pending, newMemberStatus: .active, versionAfter: 1)
-            }
-            try Self.appendHistory(connection, history, now: now)
-            try Self.appendChange(
-                connection,
-                RegistryV1.ChangeEvent(
-                    changeKind: .created, entityKind: .member, entityId: created.id, regionCode: created.regionCode,
-                    actorId: caller.userID, version: 1, member: created),
-                now: now)
-            let response = RegistryV1.CreateMemberResponse(member: created)
-            try Self.remember(
-                connection, caller: caller, method: "CreateMember", requestID: request.requestId,
-                request: requestBytes, response: response.serializedBytes(), now: now)
-            return response
+        let item = MemberCreation.Item(
+            caller: caller, requestID: request.requestId, requestBytes: request.serializedBytes(), member: member,
+            admit: request.admit, reason: request.reason, now: now, today: today)
+        do {
+            return try await self.database.write(item, batchedBy: Self.memberCreation)
+        } catch {
+            throw ServiceError.from(error)
         }
     }
+
+    /// The batch kind of CreateMember (one per process: it identifies the kind).
+    static let memberCreation = MemberCreation()
 
     /// GetMember (unmasked: masking is the caller-aware service's job).
     /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
@@ -421,32 +397,13 @@ extension RegistryStore {
                 "UPDATE member_tallies SET n = n - 1 WHERE region_key = ? AND kind = ? AND category = ? AND bucket = ?",
                 [.text(tally.regionKey), .integer(tally.kind), .integer(tally.category), .integer(tally.bucket)])
         }
+        var increments: [Tally: Int64] = [:]
         for tally in added where !removed.contains(tally) {
-            try connection.execute(
-                """
-                INSERT INTO member_tallies (region_key, kind, category, bucket, n) VALUES (?, ?, ?, ?, 1)
-                ON CONFLICT (region_key, kind, category, bucket) DO UPDATE SET n = member_tallies.n + 1
-                """,
-                [.text(tally.regionKey), .integer(tally.kind), .integer(tally.category), .integer(tally.bucket)])
+            increments[tally, default: 0] += 1
         }
-        let values: [SQLValue] = [
-            .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
-            .integer(Int64(member.status.rawValue)), .text(member.name),
-            member.residentIdNumber.isEmpty ? .null : .text(member.residentIdNumber),
-            (member.privateEconomyDetails?.unifiedSocialCreditCode ?? "").isEmpty
-                ? .null : .text(member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""),
-            .text(member.industryCode), .text(RegionKeys.key(member.nativePlace?.regionCode ?? "")),
-            .text(member.contactCadreId), member.admissionDate.map { .int(Days.number($0)) } ?? .null,
-            member.exitDate.map { .int(Days.number($0)) } ?? .null, .integer(member.version),
-            .blob(member.serializedBytes()), .text(member.id),
-        ]
+        try Self.addTallies(connection, increments)
         if isNew {
-            try connection.execute(
-                """
-                INSERT INTO members (region_key, category, status, name, resident_id, credit_code, industry_code,
-                    native_key, contact_cadre_id, admission_day, exit_day, version, body, id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, values)
+            try connection.insert(into: "members", Self.memberColumns, rows: [Self.memberRow(member)])
         } else {
             try connection.execute(
                 """
@@ -454,21 +411,52 @@ extension RegistryStore {
                     credit_code = ?, industry_code = ?, native_key = ?, contact_cadre_id = ?, admission_day = ?, exit_day = ?,
                     version = ?, body = ?
                 WHERE id = ?
-                """, values)
+                """, Self.memberRow(member))
             try connection.execute("DELETE FROM member_tags WHERE member_id = ?", [.text(member.id)])
         }
-        var tags: [(Int64, String)] = []
+        try connection.insert(into: "member_tags", ["member_id", "kind", "value"], rows: Self.tagRows(member))
+    }
+
+    /// The columns of ``memberRow(_:)``, in its order (id last, for the UPDATE's WHERE).
+    static let memberColumns = [
+        "region_key", "category", "status", "name", "resident_id", "credit_code", "industry_code", "native_key",
+        "contact_cadre_id", "admission_day", "exit_day", "version", "body", "id",
+    ]
+
+    /// The `members` row of `member`.
+    static func memberRow(_ member: RegistryV1.Member) -> [SQLValue] {
+        let creditCode = member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""
+        return [
+            .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
+            .integer(Int64(member.status.rawValue)), .text(member.name),
+            member.residentIdNumber.isEmpty ? .null : .text(member.residentIdNumber),
+            creditCode.isEmpty ? .null : .text(creditCode),
+            .text(member.industryCode), .text(RegionKeys.key(member.nativePlace?.regionCode ?? "")),
+            .text(member.contactCadreId), member.admissionDate.map { .int(Days.number($0)) } ?? .null,
+            member.exitDate.map { .int(Days.number($0)) } ?? .null, .integer(member.version),
+            .blob(member.serializedBytes()), .text(member.id),
+        ]
+    }
+
+    /// The `member_tags` rows of `member`: its categories (kind 1) and specialties (kind 2).
+    static func tagRows(_ member: RegistryV1.Member) -> [[SQLValue]] {
+        var rows: [[SQLValue]] = []
         for category in Set([member.category] + member.additionalCategories) {
-            tags.append((1, String(category.rawValue)))
+            rows.append([.text(member.id), .integer(1), .text(String(category.rawValue))])
         }
         for specialty in Set(member.specialties) {
-            tags.append((2, specialty))
+            rows.append([.text(member.id), .integer(2), .text(specialty)])
         }
-        for (kind, value) in tags {
-            try connection.execute(
-                "INSERT INTO member_tags (member_id, kind, value) VALUES (?, ?, ?)",
-                [.text(member.id), .integer(kind), .text(value)])
-        }
+        return rows
+    }
+
+    /// Adds `delta` to each of `tallies` (creating missing rows), in one statement per chunk.
+    static func addTallies(_ connection: any SQLConnection, _ tallies: [Tally: Int64]) throws {
+        let rows: [[SQLValue]] = tallies.sorted { ($0.key.regionKey, $0.key.kind, $0.key.category, $0.key.bucket) < ($1.key.regionKey, $1.key.kind, $1.key.category, $1.key.bucket) }
+            .map { [.text($0.key.regionKey), .integer($0.key.kind), .integer($0.key.category), .integer($0.key.bucket), .integer($0.value)] }
+        try connection.insert(
+            into: "member_tallies", ["region_key", "kind", "category", "bucket", "n"], rows: rows,
+            suffix: "ON CONFLICT (region_key, kind, category, bucket) DO UPDATE SET n = member_tallies.n + excluded.n")
     }
 
     /// One count a member contributes to `member_tallies`.

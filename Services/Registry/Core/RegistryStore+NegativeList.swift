@@ -164,10 +164,25 @@ extension RegistryStore {
     /// FAILED_PRECONDITION (NEGATIVE_LIST_MATCH) naming the entry when the member's resident
     /// ID number or enterprise credit code is barred in the member's region.
     static func requireNotListed(_ connection: any SQLConnection, member: RegistryV1.Member, today: Int) throws {
+        try Self.requireNotListed(member, today: today) { identifier in
+            try Self.entries(connection, identifier: identifier)
+        }
+    }
+
+    /// The negative-list identifiers of `member`: its resident ID number and its enterprise's
+    /// credit code, those that are set.
+    static func listedIdentifiers(_ member: RegistryV1.Member) -> [String] {
+        [member.residentIdNumber, member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""].filter { !$0.isEmpty }
+    }
+
+    /// FAILED_PRECONDITION (NEGATIVE_LIST_MATCH) naming the entry when one of `entries`
+    /// (the entries recorded for an identifier) bars `member`.
+    static func requireNotListed(
+        _ member: RegistryV1.Member, today: Int, entries: (String) throws -> [RegistryV1.NegativeListEntry]
+    ) throws {
         let region = try? RegionCode(validating: member.regionCode)
-        let identifiers = [member.residentIdNumber, member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""]
-        for identifier in identifiers where !identifier.isEmpty {
-            if let entry = try Self.barring(connection, identifier: identifier, region: region, today: today).first {
+        for identifier in Self.listedIdentifiers(member) {
+            if let entry = Self.barring(try entries(identifier), region: region, today: today).first {
                 throw ServiceError.failedPrecondition(
                     reason: "\(entry.subjectKind == .person ? "the person" : "the enterprise") matches negative list "
                         + "entry \(entry.id) (\(entry.reason.protoName), applying in region \(entry.regionCode))",
@@ -182,7 +197,14 @@ extension RegistryStore {
     static func barring(
         _ connection: any SQLConnection, identifier: String, region: RegionCode?, today: Int
     ) throws -> [RegistryV1.NegativeListEntry] {
-        try Self.entries(connection, identifier: identifier).filter { entry in
+        Self.barring(try Self.entries(connection, identifier: identifier), region: region, today: today)
+    }
+
+    /// Those of `entries` in force on `today` that apply in `region`.
+    static func barring(
+        _ entries: [RegistryV1.NegativeListEntry], region: RegionCode?, today: Int
+    ) -> [RegistryV1.NegativeListEntry] {
+        entries.filter { entry in
             guard Self.isActive(entry, today: today), let entryRegion = try? RegionCode(validating: entry.regionCode)
             else {
                 return false

@@ -109,59 +109,72 @@ extension RegistryStore {
         _ connection: any SQLConnection, caller: Caller, method: String, requestID: String, request: [UInt8],
         response: [UInt8], now: Int64
     ) throws {
-        try connection.execute(
-            """
-            INSERT INTO idempotency (caller_id, method, request_id, request, response, create_us)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-            [.text(caller.userID), .text(method), .text(requestID), .blob(request), .blob(response), .integer(now)])
+        try connection.insert(
+            into: "idempotency", Self.idempotencyColumns,
+            rows: [[.text(caller.userID), .text(method), .text(requestID), .blob(request), .blob(response), .integer(now)]])
     }
+
+    static let idempotencyColumns = ["caller_id", "method", "request_id", "request", "response", "create_us"]
 
     /// Appends `event` to the change feed, giving it the next sequence number and its time.
     @discardableResult
     static func appendChange(_ connection: any SQLConnection, _ event: RegistryV1.ChangeEvent, now: Int64) throws -> Int64 {
+        let sequence = try Self.next(connection, counter: "changes")
+        try connection.insert(into: "changes", Self.changeColumns, rows: [Self.changeRow(event, sequence: sequence, now: now)])
+        return sequence
+    }
+
+    static let changeColumns = [
+        "sequence", "entity_kind", "entity_id", "region_key", "previous_region_key", "change_us", "body",
+    ]
+
+    /// The `changes` row of `event` with `sequence` and `now` as its time.
+    static func changeRow(_ event: RegistryV1.ChangeEvent, sequence: Int64, now: Int64) -> [SQLValue] {
         var event = event
-        event.sequence = try Self.next(connection, counter: "changes")
+        event.sequence = sequence
         event.changeTime = Timestamps.make(now)
-        try connection.execute(
-            """
-            INSERT INTO changes (sequence, entity_kind, entity_id, region_key, previous_region_key, change_us, body)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .integer(event.sequence), .integer(Int64(event.entityKind.rawValue)), .text(event.entityId),
-                .text(RegionKeys.key(event.regionCode)), .text(RegionKeys.key(event.previousRegionCode)),
-                .integer(now), .blob(event.serializedBytes()),
-            ])
-        return event.sequence
+        return [
+            .integer(event.sequence), .integer(Int64(event.entityKind.rawValue)), .text(event.entityId),
+            .text(RegionKeys.key(event.regionCode)), .text(RegionKeys.key(event.previousRegionCode)),
+            .integer(now), .blob(event.serializedBytes()),
+        ]
     }
 
     /// Appends `entry` to the history, with a new id and `now` as its time.
     static func appendHistory(_ connection: any SQLConnection, _ entry: RegistryV1.HistoryEntry, now: Int64) throws {
+        let sequence = try Self.next(connection, counter: "history")
+        try connection.insert(into: "history", Self.historyColumns, rows: [Self.historyRow(entry, sequence: sequence, now: now)])
+    }
+
+    static let historyColumns = ["id", "seq", "member_id", "organisation_id", "event_kind", "event_us", "body"]
+
+    /// The `history` row of `entry` with a new id, `sequence`, and `now` as its time.
+    static func historyRow(_ entry: RegistryV1.HistoryEntry, sequence: Int64, now: Int64) -> [SQLValue] {
         var entry = entry
         entry.id = Self.newID("h")
         entry.eventTime = Timestamps.make(now)
-        let sequence = try Self.next(connection, counter: "history")
-        try connection.execute(
-            """
-            INSERT INTO history (id, seq, member_id, organisation_id, event_kind, event_us, body)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .text(entry.id), .integer(sequence), .text(entry.memberId), .text(entry.organisationId),
-                .integer(Int64(entry.eventKind.rawValue)), .integer(now), .blob(entry.serializedBytes()),
-            ])
+        return [
+            .text(entry.id), .integer(sequence), .text(entry.memberId), .text(entry.organisationId),
+            .integer(Int64(entry.eventKind.rawValue)), .integer(now), .blob(entry.serializedBytes()),
+        ]
     }
 
     /// The next value of a counter row (1, 2, 3 …), locked on PostgreSQL until commit.
     static func next(_ connection: any SQLConnection, counter: String) throws -> Int64 {
+        try Self.reserve(connection, counter: counter, count: 1)
+    }
+
+    /// Advances a counter by `count` and returns the first of the `count` values reserved
+    /// (locked on PostgreSQL until commit).
+    static func reserve(_ connection: any SQLConnection, counter: String, count: Int) throws -> Int64 {
         guard
             let row = try connection.queryOne(
-                "UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", [.text(counter)])
+                "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value",
+                [.integer(Int64(count)), .text(counter)])
         else {
             throw ServiceError.internal(cause: "counter \(counter) missing")
         }
-        return row.int64(0)
+        return row.int64(0) - Int64(count) + 1
     }
 
     /// Decodes a stored record.

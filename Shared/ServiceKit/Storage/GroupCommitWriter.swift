@@ -14,8 +14,23 @@ final class GroupCommitWriter: @unchecked Sendable {
     struct Job {
         /// Runs the body on the connection; true when it succeeded.
         let perform: (any SQLConnection) -> Bool
+        /// Set when the write is one item of an ``SQLBatchWrite``: the writer runs the items
+        /// of one batch kind waiting together as one set of statements.
+        var group: Group? = nil
         /// Called once after the batch: nil when it committed, else why it did not.
         let complete: ((any Error)?) -> Void
+    }
+
+    /// One item of a batched write, type-erased: which batch kind it belongs to, where its
+    /// input and outcome live, and how to run a set of such slots.
+    struct Group {
+        /// The batch kind (the ``SQLBatchWrite`` instance).
+        let key: ObjectIdentifier
+        /// The item and, once run, its outcome.
+        let slot: AnyObject
+        /// Runs the slots of one kind as one set of statements, recording each outcome;
+        /// throws when the set failed as a whole.
+        let runAll: ([AnyObject], any SQLConnection) throws -> Void
     }
 
     /// Runs `jobs` with a connection: opens it if needed and calls the batch function.
@@ -94,13 +109,26 @@ final class GroupCommitWriter: @unchecked Sendable {
             try self.runner(batch) { connection in
                 try connection.execute(self.beginStatement)
                 do {
-                    for job in batch {
-                        try connection.execute("SAVEPOINT tongxin_write")
-                        if job.perform(connection) {
-                            try connection.execute("RELEASE SAVEPOINT tongxin_write")
-                        } else {
-                            try connection.execute("ROLLBACK TO SAVEPOINT tongxin_write")
-                            try connection.execute("RELEASE SAVEPOINT tongxin_write")
+                    for unit in Self.units(batch) {
+                        switch unit {
+                        case .single(let job):
+                            try Self.inSavepoint(connection) { job.perform(connection) }
+                        case .group(let jobs):
+                            // The kind's items together; if the set fails as a whole, each
+                            // item runs alone so only the failing one fails.
+                            let ran = try Self.inSavepoint(connection) {
+                                do {
+                                    try jobs[0].group!.runAll(jobs.map { $0.group!.slot }, connection)
+                                    return true
+                                } catch {
+                                    return false
+                                }
+                            }
+                            if !ran {
+                                for job in jobs {
+                                    try Self.inSavepoint(connection) { job.perform(connection) }
+                                }
+                            }
                         }
                     }
                     try connection.execute("COMMIT")
@@ -121,6 +149,52 @@ final class GroupCommitWriter: @unchecked Sendable {
         for job in batch {
             job.complete(failure)
         }
+    }
+
+    /// What one step of a transaction runs: a write alone, or the waiting items of one batch kind.
+    private enum Unit {
+        case single(Job)
+        case group([Job])
+    }
+
+    /// The batch's writes as steps: items of a batch kind are gathered into one step at the
+    /// place of the kind's first item; the other writes keep their order.
+    private static func units(_ batch: [Job]) -> [Unit] {
+        var units: [Unit] = []
+        var groupIndex: [ObjectIdentifier: Int] = [:]
+        var groups: [[Job]] = []
+        for job in batch {
+            guard let group = job.group else {
+                units.append(.single(job))
+                continue
+            }
+            if let index = groupIndex[group.key] {
+                groups[index].append(job)
+            } else {
+                groupIndex[group.key] = groups.count
+                groups.append([job])
+                units.append(.group([]))  // placeholder, filled below
+            }
+        }
+        var next = 0
+        return units.map { unit in
+            guard case .group = unit else { return unit }
+            defer { next += 1 }
+            return groups[next].count == 1 ? .single(groups[next][0]) : .group(groups[next])
+        }
+    }
+
+    /// Runs `body` inside a savepoint that is kept when it returns true and rolled back when
+    /// it returns false; returns what `body` returned.
+    @discardableResult
+    private static func inSavepoint(_ connection: any SQLConnection, _ body: () -> Bool) throws -> Bool {
+        try connection.execute("SAVEPOINT tongxin_write")
+        let kept = body()
+        if !kept {
+            try connection.execute("ROLLBACK TO SAVEPOINT tongxin_write")
+        }
+        try connection.execute("RELEASE SAVEPOINT tongxin_write")
+        return kept
     }
 
     /// Transactions committed so far and the writes they carried.
@@ -167,6 +241,81 @@ extension GroupCommitWriter {
                             continuation.resume(throwing: failure)
                         } else if let result = box.value {
                             continuation.resume(with: result)
+                        } else {
+                            continuation.resume(throwing: StorageError.engine(detail: "write did not run"))
+                        }
+                    }))
+        }
+    }
+}
+
+/// A kind of write whose concurrent calls the writer runs together: all items of the kind
+/// waiting for one transaction go to one ``run(_:on:)``, so N callers cost one set of
+/// statements (multi-row inserts, `IN (…)` lookups) instead of N.
+///
+/// Keep one instance per kind (it identifies the kind). `run` must check every item before
+/// writing anything and write nothing for an item it fails; when `run` throws, the writer
+/// rolls the set back and runs each item alone (a set of one), so only a failing item fails.
+public protocol SQLBatchWrite: AnyObject, Sendable {
+    /// One caller's input.
+    associatedtype Item: Sendable
+    /// One caller's result.
+    associatedtype Output: Sendable
+
+    /// Runs `items` in order on `connection`, inside the writer's transaction, and returns
+    /// one outcome per item, in the same order: its output, or the error it alone fails with.
+    func run(_ items: [Item], on connection: any SQLConnection) throws -> [Result<Output, any Error>]
+}
+
+/// One batched item and, after the run, its outcome.
+final class BatchSlot<Batch: SQLBatchWrite>: @unchecked Sendable {
+    let item: Batch.Item
+    var outcome: Result<Batch.Output, any Error>?
+
+    init(_ item: Batch.Item) {
+        self.item = item
+    }
+
+    /// Runs `slots` (all of this type) through `batch`, recording each outcome.
+    static func runAll(_ batch: Batch, _ slots: [AnyObject], _ connection: any SQLConnection) throws {
+        let typed = slots.map { $0 as! BatchSlot<Batch> }
+        let outcomes = try batch.run(typed.map(\.item), on: connection)
+        guard outcomes.count == typed.count else {
+            throw StorageError.engine(detail: "batched write returned \(outcomes.count) outcomes for \(typed.count) items")
+        }
+        for (slot, outcome) in zip(typed, outcomes) {
+            slot.outcome = outcome
+        }
+    }
+}
+
+extension GroupCommitWriter {
+    /// Queues `item` of the batch kind `batch` and resumes when its transaction has committed.
+    func write<Batch: SQLBatchWrite>(_ item: Batch.Item, batchedBy batch: Batch) async throws -> Batch.Output {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Batch.Output, any Error>) in
+            let slot = BatchSlot<Batch>(item)
+            let runAll: ([AnyObject], any SQLConnection) throws -> Void = { slots, connection in
+                try BatchSlot<Batch>.runAll(batch, slots, connection)
+            }
+            self.submit(
+                Job(
+                    perform: { connection in
+                        do {
+                            try runAll([slot], connection)
+                        } catch {
+                            slot.outcome = .failure(error)
+                        }
+                        if case .success = slot.outcome {
+                            return true
+                        }
+                        return false
+                    },
+                    group: Group(key: ObjectIdentifier(batch), slot: slot, runAll: runAll),
+                    complete: { failure in
+                        if let failure {
+                            continuation.resume(throwing: failure)
+                        } else if let outcome = slot.outcome {
+                            continuation.resume(with: outcome)
                         } else {
                             continuation.resume(throwing: StorageError.engine(detail: "write did not run"))
                         }

@@ -133,6 +133,12 @@ public final class PostgreSQLDatabase: SQLDatabase {
         try await self.writer.write(body)
     }
 
+    /// Runs `item` with the other waiting items of its kind in the next group-committed
+    /// write transaction.
+    public func write<Batch: SQLBatchWrite>(_ item: Batch.Item, batchedBy batch: Batch) async throws -> Batch.Output {
+        try await self.writer.write(item, batchedBy: batch)
+    }
+
     /// Finishes queued writes, closes the writer's connection and the pool.
     public func close() async throws {
         self.writer.close()

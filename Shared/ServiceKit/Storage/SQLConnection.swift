@@ -46,6 +46,29 @@ extension SQLConnection {
         try self.query(sql, parameters).first
     }
 
+    /// Inserts `rows` into `table` with multi-row statements (`INSERT INTO table (columns)
+    /// VALUES (?, …), (?, …) suffix`), at most ``insertChunk`` rows each; `suffix` is an
+    /// optional `ON CONFLICT …` clause. Every row has one value per column.
+    /// - Throws: ``StorageError``.
+    public func insert(into table: String, _ columns: [String], rows: [[SQLValue]], suffix: String = "") throws {
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + insertChunk)
+            let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+                + Array(repeating: tuple, count: end - start).joined(separator: ", ")
+                + (suffix.isEmpty ? "" : " " + suffix)
+            var parameters: [SQLValue] = []
+            parameters.reserveCapacity((end - start) * columns.count)
+            for row in rows[start..<end] {
+                precondition(row.count == columns.count, "a row of \(table) has \(row.count) values for \(columns.count) columns")
+                parameters.append(contentsOf: row)
+            }
+            try self.execute(sql, parameters)
+            start = end
+        }
+    }
+
     /// Runs `sql` without parameters and returns the number of rows changed.
     @discardableResult
     public func execute(_ sql: String) throws -> Int {
@@ -75,6 +98,12 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: what `body` throws, or ``StorageError`` (then nothing of `body` was committed).
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Runs `item` through `batch` in a write transaction, together with the other items of
+    /// the same kind waiting for it, and returns its output once the transaction has been
+    /// committed to disk. An item that fails wrote nothing; the others are unaffected.
+    /// - Throws: the item's own error, or ``StorageError`` (then nothing of it was committed).
+    func write<Batch: SQLBatchWrite>(_ item: Batch.Item, batchedBy batch: Batch) async throws -> Batch.Output
+
     /// Transactions committed and writes carried since opening.
     var writeStatistics: WriteStatistics { get }
 
@@ -82,6 +111,10 @@ public protocol SQLDatabase: Sendable {
     /// ``StorageError/closed``.
     func close() async throws
 }
+
+/// Rows per statement of ``SQLConnection/insert(into:_:rows:suffix:)``: few enough for both
+/// engines' parameter limits at any table's width, enough to make a statement per row rare.
+public let insertChunk = 100
 
 /// Why a storage operation failed, independent of the engine.
 public enum StorageError: Error, Sendable, Hashable, CustomStringConvertible {

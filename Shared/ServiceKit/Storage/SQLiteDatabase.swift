@@ -88,6 +88,12 @@ public final class SQLiteDatabase: SQLDatabase {
         try await self.writer.write(body)
     }
 
+    /// Runs `item` with the other waiting items of its kind in the next group-committed
+    /// write transaction.
+    public func write<Batch: SQLBatchWrite>(_ item: Batch.Item, batchedBy batch: Batch) async throws -> Batch.Output {
+        try await self.writer.write(item, batchedBy: batch)
+    }
+
     /// Finishes queued writes and closes the connections.
     public func close() async throws {
         self.writer.close()
@@ -135,7 +141,8 @@ struct GRDBConnection: SQLConnection {
 
     func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
         do {
-            if parameters.isEmpty && !sql.contains("?") {
+            if parameters.isEmpty && sql.contains(";") {
+                // Several statements (a migration step): compiled once, not cached.
                 try self.db.execute(sql: sql)
             } else {
                 let statement = try self.db.cachedStatement(sql: sql)
