@@ -118,12 +118,15 @@ struct ServerClientTests {
         }
     }
 
-    @Test func manyConcurrentUnaryCallsMultiplex() async throws {
+    /// From the global executor, and from tasks on the client's own loop (which open their
+    /// stream without a hop), half of them with a deadline.
+    @Test(arguments: [false, true]) func manyConcurrentUnaryCallsMultiplex(onClientLoop: Bool) async throws {
         try await withServerAndClient(Self.echoRouter()) { client, _ in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<200 {
-                    group.addTask {
-                        let response = try await client.unary(TestService.UnaryCall.self, GRPCTesting.SimpleRequest(responseSize: Int32(index)))
+                    group.addTask(executorPreference: onClientLoop ? client.taskExecutor : nil) {
+                        let options = index.isMultiple(of: 2) ? CallOptions.timeout(.seconds(60)) : CallOptions()
+                        let response = try await client.unary(TestService.UnaryCall.self, GRPCTesting.SimpleRequest(responseSize: Int32(index)), options: options)
                         return response.payload?.body.count ?? -1
                     }
                 }

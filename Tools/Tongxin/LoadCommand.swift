@@ -47,6 +47,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "HTTP/2 connections the workers share.")
     var connections: Int = 1
 
+    @Option(help: "Event loop threads driving the connections (default: the cores this process may run on, at most --connections).")
+    var threads: Int?
+
     @Option(name: .customShort("n"), help: "Stop after this many calls (after warm-up).")
     var total: Int?
 
@@ -74,6 +77,7 @@ struct LoadCommand: AsyncParsableCommand {
     func validate() throws {
         guard self.concurrency > 0 else { throw ValidationError("-c must be at least 1") }
         guard self.connections > 0 else { throw ValidationError("--connections must be at least 1") }
+        if let threads = self.threads, threads <= 0 { throw ValidationError("--threads must be at least 1") }
         if let total = self.total, total <= 0 { throw ValidationError("-n must be at least 1") }
         if let rps = self.rps, rps <= 0 { throw ValidationError("--rps must be positive") }
         guard ["text", "json", "csv", "html"].contains(self.output) else {
@@ -99,7 +103,14 @@ struct LoadCommand: AsyncParsableCommand {
         } else if self.total == nil {
             limit = .seconds(10)
         }
-        let clients = try (0..<self.connections).map { _ in try self.connection.client() }
+        // One client per thread, each with its share of the connections on its one event loop:
+        // workers then run on the loop of the connections they call (no thread hop per call).
+        let threads = min(self.connections, self.threads ?? AvailableCores.count)
+        let clients = try (0..<threads).map { index in
+            var configuration = ClientConfiguration()
+            configuration.connectionsPerTarget = self.connections / threads + (index < self.connections % threads ? 1 : 0)
+            return try self.connection.client(configuration: configuration)
+        }
         defer { for client in clients { Task { await client.close() } } }
 
         let schedule = self.rps.map { RateSchedule.constant($0) } ?? self.ramp.flatMap { RateSchedule(ramp: $0) }
@@ -323,39 +334,81 @@ struct LoadPlan: Sendable {
     }
 }
 
-/// What one worker saw; merged at the end so the hot loop shares nothing but two counters.
+/// What the workers of one client saw; merged at the end.
 struct WorkerTally: Sendable {
+    /// One second of the run: calls, errors, latency sum and max (µs).
+    typealias Second = (count: Int, errors: Int, sum: UInt64, max: UInt64)
+
     var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
-    var codes: [Status.Code: (count: Int, sample: String)] = [:]
-    /// Per second since the start of measurement: calls, errors, latency sum and max (µs).
-    var seconds: [Int: (count: Int, errors: Int, sum: UInt64, max: UInt64)] = [:]
+    /// Calls and a sample message per status code, indexed by the code's number.
+    private var codeCounts = [(count: Int, sample: String)](repeating: (0, ""), count: Status.Code.allCases.count)
+    /// Per second since the start of measurement, indexed by the second.
+    private var perSecond: [Second] = []
+
+    /// Calls and a sample message per status code that occurred.
+    var codes: [Status.Code: (count: Int, sample: String)] {
+        var codes: [Status.Code: (count: Int, sample: String)] = [:]
+        for code in Status.Code.allCases where self.codeCounts[code.rawValue].count > 0 {
+            codes[code] = self.codeCounts[code.rawValue]
+        }
+        return codes
+    }
+
+    /// Per second since the start of measurement, for the seconds that had calls.
+    var seconds: [Int: Second] {
+        var seconds: [Int: Second] = [:]
+        for (second, bucket) in self.perSecond.enumerated() where bucket.count > 0 {
+            seconds[second] = bucket
+        }
+        return seconds
+    }
 
     mutating func record(latency: Duration, code: Status.Code, message: String, second: Int) {
         let micros = UInt64(max(1, latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000))
         _ = self.histogram.record(min(micros, 120_000_000))
-        if let existing = self.codes[code] {
-            self.codes[code] = (existing.count + 1, existing.sample)
-        } else {
-            self.codes[code] = (1, message)
-        }
-        var bucket = self.seconds[second] ?? (0, 0, 0, 0)
-        bucket.count += 1
-        if code != .ok { bucket.errors += 1 }
-        bucket.sum += micros
-        bucket.max = max(bucket.max, micros)
-        self.seconds[second] = bucket
+        if self.codeCounts[code.rawValue].count == 0 { self.codeCounts[code.rawValue].sample = message }
+        self.codeCounts[code.rawValue].count += 1
+        self.add((1, code == .ok ? 0 : 1, micros, micros), at: second)
+    }
+
+    private mutating func add(_ value: Second, at second: Int) {
+        guard second >= 0 else { return }
+        while self.perSecond.count <= second { self.perSecond.append((0, 0, 0, 0)) }
+        let existing = self.perSecond[second]
+        self.perSecond[second] = (existing.count + value.count, existing.errors + value.errors, existing.sum + value.sum, max(existing.max, value.max))
     }
 
     mutating func merge(_ other: WorkerTally) {
         self.histogram.add(other.histogram)
-        for (code, value) in other.codes {
-            let existing = self.codes[code]
-            self.codes[code] = ((existing?.count ?? 0) + value.count, existing?.sample ?? value.sample)
+        for index in other.codeCounts.indices where other.codeCounts[index].count > 0 {
+            if self.codeCounts[index].count == 0 { self.codeCounts[index].sample = other.codeCounts[index].sample }
+            self.codeCounts[index].count += other.codeCounts[index].count
         }
-        for (second, value) in other.seconds {
-            let existing = self.seconds[second] ?? (0, 0, 0, 0)
-            self.seconds[second] = (existing.count + value.count, existing.errors + value.errors, existing.sum + value.sum, max(existing.max, value.max))
+        for (second, value) in other.perSecond.enumerated() where value.count > 0 {
+            self.add(value, at: second)
         }
+    }
+}
+
+/// The tally of the workers that share one client.
+final class SharedTally: Sendable {
+    let mutex = Mutex(WorkerTally())
+}
+
+/// The cores this process may run on (its CPU affinity, e.g. under `taskset`), so a load
+/// generator confined to one core does not run more event loops than it has cores.
+enum AvailableCores {
+    static var count: Int {
+        // Linux: the `Cpus_allowed` mask in /proc/self/status, hex in comma-separated groups.
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+        {
+            let bits = line.dropFirst("Cpus_allowed:".count).unicodeScalars.reduce(0) { count, scalar in
+                count + (Int(String(scalar), radix: 16)?.nonzeroBitCount ?? 0)
+            }
+            if bits > 0 { return bits }
+        }
+        return System.coreCount
     }
 }
 
@@ -394,22 +447,27 @@ struct LoadRunner: Sendable {
             }
         } : nil
 
-        let tally = await withTaskGroup(of: WorkerTally.self) { group in
+        // One tally per client: its workers share its thread, so the lock is uncontended, and
+        // one histogram per thread stays in cache where one per worker (~1 MB each) would not.
+        let tallies = clients.map { _ in SharedTally() }
+        await withTaskGroup(of: Void.self) { group in
             for worker in 0..<plan.concurrency {
                 let client = clients[worker % clients.count]
+                let tally = tallies[worker % clients.count]
                 // On the client's event loop: no thread hop per call.
                 group.addTask(executorPreference: client.taskExecutor) {
-                    var tally = WorkerTally()
                     while true {
                         let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)
-                        var due = clock.now
+                        let began: ContinuousClock.Instant
                         if let schedule = plan.schedule {
                             let offset = schedule.time(ofCall: sequence, length: Double((plan.duration ?? .zero).components.seconds))
-                            due = measureFrom + .nanoseconds(Int64(offset * 1e9)) - plan.warmup
+                            let due = measureFrom + .nanoseconds(Int64(offset * 1e9)) - plan.warmup
                             if let stopAt, due >= stopAt { break }
                             if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
+                            began = due
+                        } else {
+                            began = clock.now
                         }
-                        let began = plan.schedule == nil ? clock.now : due
                         if let stopAt, began >= stopAt { break }
                         let measured = began >= measureFrom
                         // Reserve one of the -n measured calls before sending, so in-flight calls never overshoot.
@@ -418,24 +476,22 @@ struct LoadRunner: Sendable {
                         let end = clock.now
                         if measured {
                             let second = Int((began - measureFrom).components.seconds)
-                            tally.record(latency: end - began, code: code, message: message, second: second)
+                            tally.mutex.withLock { $0.record(latency: end - began, code: code, message: message, second: second) }
                             completed.wrappingIncrement(ordering: .relaxed)
                         }
                         if Task.isCancelled { break }
                     }
-                    return tally
                 }
             }
-            var merged = WorkerTally()
-            for await tally in group { merged.merge(tally) }
-            return merged
         }
+        var tally = WorkerTally()
+        for shared in tallies { shared.mutex.withLock { tally.merge($0) } }
         reporter?.cancel()
         if progress { FileHandle.standardError.write(Data("\r".utf8)) }
         return LoadResult(tally: tally, elapsed: clock.now - measureFrom)
     }
 
-    private static func call(_ client: RPCClient, _ plan: LoadPlan, _ sequence: Int) async -> (Status.Code, String) {
+    nonisolated(nonsending) private static func call(_ client: RPCClient, _ plan: LoadPlan, _ sequence: Int) async -> (Status.Code, String) {
         let options = CallOptions(deadline: .after(plan.timeout))
         let step = plan.step(sequence)
         let request = step.source.request(sequence)

@@ -27,8 +27,9 @@ struct LoadReport {
     }
 
     var series: [(second: Int, count: Int, errors: Int, meanMs: Double, maxMs: Double)] {
-        self.result.tally.seconds.keys.sorted().map { second in
-            let b = self.result.tally.seconds[second]!
+        let seconds = self.result.tally.seconds
+        return seconds.keys.sorted().map { second in
+            let b = seconds[second]!
             return (second, b.count, b.errors, b.count > 0 ? Double(b.sum) / Double(b.count) / 1000 : 0, Double(b.max) / 1000)
         }
     }

@@ -39,14 +39,14 @@ struct ConnectionOptions: ParsableArguments {
         return duration
     }
 
-    func client() throws -> RPCClient {
+    func client(configuration: ClientConfiguration = ClientConfiguration()) throws -> RPCClient {
         let targets = self.address.split(separator: ",").map(String.init)
         for target in targets {
             guard let colon = target.lastIndex(of: ":"), Int(target[target.index(after: colon)...]) != nil else {
                 throw ValidationError("\(target): expected host:port, e.g. 127.0.0.1:50051")
             }
         }
-        return try RPCClient(targets: targets)
+        return try RPCClient(targets: targets, configuration: configuration)
     }
 }
 

@@ -55,9 +55,11 @@ final class ClientConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = ClientConnectionHandler(loop: channel.eventLoop, settings: settings, keepaliveInterval: keepaliveInterval) { [weak self, weak channel] in
-                        guard let self, let channel else { return }
-                        self.lost(channel: channel)
+                    // The channel is named by its identity: a weak reference would slow down
+                    // every retain of the channel (a side table) for the life of the connection.
+                    let channelID = ObjectIdentifier(channel)
+                    let handler = ClientConnectionHandler(loop: channel.eventLoop, settings: settings, keepaliveInterval: keepaliveInterval) { [weak self] in
+                        self?.lost(channel: channelID)
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -90,9 +92,9 @@ final class ClientConnection: Sendable {
         }
     }
 
-    private func lost(channel: any Channel) {
+    private func lost(channel: ObjectIdentifier) {
         self.state.withLockedValue { value in
-            if case .ready(_, let current) = value.state, current === channel {
+            if case .ready(_, let current) = value.state, ObjectIdentifier(current) == channel {
                 value.state = .idle
             }
         }

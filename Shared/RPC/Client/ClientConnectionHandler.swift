@@ -19,6 +19,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     let keepaliveInterval: TimeAmount?
     private var keepalive: RepeatedTask?
 
+    /// Fires at the earliest deadline of the connection's calls.
+    private var deadlineTimer = DeadlineTimer()
+
+    /// The constant part of each method's request headers, built once per path.
+    private var presets: [String: (authority: String, headers: PresetHeaders)] = [:]
+    private static let maxPresets = 256
+
     init(loop: any EventLoop, settings: HTTP2SessionSettings, keepaliveInterval: TimeAmount?, onClose: @escaping @Sendable () -> Void) {
         self.loop = loop
         self.settings = settings
@@ -31,6 +38,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.allocator = context.channel.allocator
         do {
             self.session = try HTTP2Session(role: .client, settings: self.settings, allocator: context.channel.allocator)
         } catch {
@@ -41,8 +49,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     func channelActive(context: ChannelHandlerContext) {
         self.flush()
         if let interval = self.keepaliveInterval {
-            self.keepalive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
-                self?.ping()
+            // Strong self (no side table for the handler); the task is cancelled in `shutDown`.
+            self.keepalive = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                self.ping()
             }
         }
         context.fireChannelActive()
@@ -62,10 +71,45 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard !self.closed else { return }
         self.closed = true
         self.keepalive?.cancel()
+        self.deadlineTimer.cancel()
         let streams = self.streams
         self.streams.removeAll()
         for (_, stream) in streams { stream.connectionClosed() }
         self.onClose()
+    }
+
+    /// The allocator of the connection's buffers.
+    private(set) var allocator = ByteBufferAllocator()
+
+    /// The request headers of a call: the method's constant fields (cached), then the call's own.
+    func requestHeaders(path: String, _ headers: RequestHeaders) -> OutboundHeaders {
+        if let cached = self.presets[path], cached.authority == headers.authority {
+            return OutboundHeaders(preset: cached.headers, extra: headers.extra)
+        }
+        let fields = RequestHeaders.constantFields(path: path, authority: headers.authority)
+        guard self.presets.count < Self.maxPresets else {
+            return OutboundHeaders(preset: nil, extra: fields + headers.extra)
+        }
+        let preset = PresetHeaders(fields, copiedBySession: true)
+        self.presets[path] = (headers.authority, preset)
+        return OutboundHeaders(preset: preset, extra: headers.extra)
+    }
+
+    /// Makes sure the deadline timer fires by `deadline`.
+    func watch(deadline: NIODeadline) {
+        // Strong self, as for the keepalive: `shutDown` cancels the timer.
+        self.deadlineTimer.watch(deadline, on: self.loop) {
+            self.expireDeadlines()
+        }
+    }
+
+    private func expireDeadlines() {
+        self.deadlineTimer.fired()
+        let (expired, next) = DeadlineTimer.due(self.streams.values, now: self.loop.now) { $0.deadline }
+        for stream in expired {
+            stream.fail(RPCError(code: .deadlineExceeded, message: "deadline exceeded"), reset: true)
+        }
+        if let next { self.watch(deadline: next) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

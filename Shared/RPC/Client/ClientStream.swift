@@ -3,27 +3,38 @@ import NIOCore
 /// One client call on one HTTP/2 stream. State is touched only on the connection's loop.
 final class ClientStream: @unchecked Sendable {
     let loop: any EventLoop
-    private weak var connection: ClientConnectionHandler?
+    // Strong, not weak: a weak reference would give the handler a side table and make every
+    // retain of it slow. The handler drops its streams when they close, which ends the cycle.
+    private let connection: ClientConnectionHandler?
     private(set) var streamID: Int32 = 0
     private var deframer: MessageDeframer
     private let requestCompression: CompressionAlgorithm
 
     // Response state.
     private var headers: ClientResponseHead.Headers?
-    private var headersWaiter: CheckedContinuation<Metadata, any Error>?
-    private var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
+    // Unsafe continuations: each is resumed exactly once, on the loop, by the code that takes
+    // it out of its property (a checked one costs an allocation per wait).
+    private var headersWaiter: UnsafeContinuation<Metadata, any Error>?
+    // Made on first use: a unary call keeps its one message in `unaryMessage` instead.
+    private lazy var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
+    private var unaryMessage: ByteBuffer?
     private var unconsumedBytes = 0
-    private var reader: CheckedContinuation<ByteBuffer?, any Error>?
+    private var reader: UnsafeContinuation<ByteBuffer?, any Error>?
+    private var unaryWaiter: UnsafeContinuation<RawResponse, any Error>?
     private(set) var final: (status: Status, trailers: Metadata)?
     private var writer: CheckedContinuation<Void, any Error>?
     private(set) var receivedMessage = false
-    private var deadlineTimer: Scheduled<Void>?
+    /// When the call is abandoned, in the loop's time; the connection watches it.
+    private(set) var deadline: NIODeadline?
+    /// A unary call: one response message is expected, and a second one fails the call.
+    private let unary: Bool
 
-    init(connection: ClientConnectionHandler, maxMessageSize: Int, requestCompression: CompressionAlgorithm) {
+    init(connection: ClientConnectionHandler, maxMessageSize: Int, requestCompression: CompressionAlgorithm, unary: Bool = false) {
         self.connection = connection
         self.loop = connection.loop
         self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
         self.requestCompression = requestCompression
+        self.unary = unary
     }
 
     // MARK: Caller side (any thread)
@@ -34,30 +45,40 @@ final class ClientStream: @unchecked Sendable {
     }
 
     /// Opens the stream with its headers; optionally sends one message and half-closes.
-    func open(headers: HeaderFields, deadline: Deadline?, singleMessage: ByteBuffer?) async throws {
+    func open(path: String, headers: RequestHeaders, deadline: Deadline?, singleMessage: ByteBuffer?) async throws {
         try await self.onLoop { stream in
-            guard let connection = stream.connection, let session = connection.session, connection.isUsable,
-                let streamID = session.submitRequest(headers: OutboundHeaders(preset: nil, extra: headers))
-            else {
-                throw StreamNotStarted()
-            }
-            stream.streamID = streamID
-            connection.register(stream)
-            if let deadline {
-                stream.deadlineTimer = stream.loop.scheduleTask(in: .nanoseconds(max(0, Int64(deadline.remaining.components.seconds) * 1_000_000_000 + deadline.remaining.components.attoseconds / 1_000_000_000))) {
-                    stream.fail(RPCError(code: .deadlineExceeded, message: "deadline exceeded"), reset: true)
-                }
-            }
-            if let message = singleMessage {
-                session.queueData(streamID: streamID, try stream.frame(message, compress: true))
-                session.queueEndStream(streamID: streamID)
-            }
-            connection.scheduleFlush()
+            try stream.openOnLoop(path: path, headers: headers, timeout: deadline?.remaining, singleMessage: singleMessage)
         }
     }
 
+    /// `open` for a caller already on the loop: no hop, no suspension. `timeout` is what is
+    /// left of the call's deadline.
+    func openOnLoop(path: String, headers: RequestHeaders, timeout: Duration?, singleMessage: ByteBuffer?) throws {
+        self.loop.preconditionInEventLoop()
+        // Framed first: a request that cannot be compressed fails before a stream is opened.
+        let framed = try singleMessage.map { try self.frame($0, compress: true) }
+        guard let connection = self.connection, let session = connection.session, connection.isUsable,
+            let streamID = session.submitRequest(headers: connection.requestHeaders(path: path, headers))
+        else {
+            throw StreamNotStarted()
+        }
+        self.streamID = streamID
+        connection.register(self)
+        if let timeout {
+            let instant = DeadlineTimer.deadline(after: timeout, on: self.loop)
+            self.deadline = instant
+            connection.watch(deadline: instant)
+        }
+        if let framed {
+            session.queueData(streamID: streamID, framed)
+            session.queueEndStream(streamID: streamID)
+        }
+        connection.scheduleFlush()
+    }
+
     private func frame(_ message: ByteBuffer, compress: Bool) throws -> ByteBuffer {
-        var out = ByteBuffer()
+        guard let connection = self.connection else { throw StreamNotStarted() }
+        var out = connection.allocator.buffer(capacity: 5 + message.readableBytes)
         if compress && self.requestCompression == .gzip {
             do {
                 MessageFramer.frame(try Gzip.compress(message), compressed: true, into: &out)
@@ -112,8 +133,8 @@ final class ClientStream: @unchecked Sendable {
 
     /// The response's initial metadata (waits for the headers).
     func initialMetadata() async throws -> Metadata {
-        try await withCheckedThrowingContinuation { continuation in
-            self.loop.execute {
+        try await withUnsafeThrowingContinuation { continuation in
+            self.runOnLoop {
                 if let headers = self.headers {
                     continuation.resume(returning: headers.metadata)
                 } else if let final = self.final {
@@ -131,8 +152,8 @@ final class ClientStream: @unchecked Sendable {
 
     /// The next response message; `nil` after an OK status; throws the `RPCError` otherwise.
     func next() async throws -> ByteBuffer? {
-        try await withCheckedThrowingContinuation { continuation in
-            self.loop.execute {
+        try await withUnsafeThrowingContinuation { continuation in
+            self.runOnLoop {
                 switch self.poll() {
                 case .some(.success(let message)):
                     continuation.resume(returning: message)
@@ -145,6 +166,33 @@ final class ClientStream: @unchecked Sendable {
         }
     }
 
+    /// A unary call's outcome: the one response message with both metadata, once the call has
+    /// ended; throws the call's `RPCError`. One wait per call instead of one per step.
+    nonisolated(nonsending) func unaryResponse() async throws -> RawResponse {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                self.runOnLoop {
+                    if let result = self.unaryResult() {
+                        continuation.resume(with: result)
+                    } else {
+                        self.unaryWaiter = continuation
+                    }
+                }
+            }
+        } onCancel: {
+            self.cancel()
+        }
+    }
+
+    /// Runs `body` on the loop: at once when already there, else as a loop task.
+    private func runOnLoop(_ body: @escaping @Sendable () -> Void) {
+        if self.loop.inEventLoop {
+            body()
+        } else {
+            self.loop.execute(body)
+        }
+    }
+
     /// Cancels the call: RST_STREAM(CANCEL) and `CANCELLED` for the caller.
     func cancel() {
         self.loop.execute {
@@ -153,6 +201,17 @@ final class ClientStream: @unchecked Sendable {
     }
 
     // MARK: Loop side
+
+    private func unaryResult() -> Result<RawResponse, any Error>? {
+        guard let final = self.final else { return nil }
+        guard final.status.code == .ok else {
+            return .failure(RPCError(code: final.status.code, message: final.status.message, metadata: final.trailers))
+        }
+        guard let message = self.unaryMessage else {
+            return .failure(RPCError(code: .internal, message: "the server sent no response message"))
+        }
+        return .success(RawResponse(message: message, initialMetadata: self.headers?.metadata ?? Metadata(), trailingMetadata: final.trailers))
+    }
 
     private func poll() -> Result<ByteBuffer?, RPCError>? {
         if !self.inbound.isEmpty {
@@ -225,8 +284,13 @@ final class ClientStream: @unchecked Sendable {
                         throw RPCError(code: .internal, message: "could not decompress the response")
                     }
                 }
+                if self.unary && self.receivedMessage {
+                    throw RPCError(code: .internal, message: "the server sent more than one response message")
+                }
                 self.receivedMessage = true
-                if let reader = self.reader {
+                if self.unary {
+                    self.unaryMessage = payload
+                } else if let reader = self.reader {
                     self.reader = nil
                     reader.resume(returning: payload)
                 } else {
@@ -240,7 +304,8 @@ final class ClientStream: @unchecked Sendable {
         } catch {
             self.fail(RPCError(code: .internal, message: "could not read the response"), reset: true)
         }
-        if self.inbound.isEmpty { self.consumeAll() }
+        // A unary call holds at most one message, so its bytes are credited back at once.
+        if self.unary || self.inbound.isEmpty { self.consumeAll() }
     }
 
     func receiveEndWithoutTrailers() {
@@ -284,12 +349,18 @@ final class ClientStream: @unchecked Sendable {
     private func complete(status: Status, trailers: Metadata) {
         guard self.final == nil else { return }
         self.final = (status, trailers)
-        self.deadlineTimer?.cancel()
-        self.deadlineTimer = nil
-        let error = RPCError(code: status.code, message: status.message, metadata: trailers)
+        self.deadline = nil
+        if let waiter = self.unaryWaiter, let result = self.unaryResult() {
+            self.unaryWaiter = nil
+            waiter.resume(with: result)
+        }
         if let waiter = self.headersWaiter {
             self.headersWaiter = nil
-            if status.code == .ok { waiter.resume(returning: Metadata()) } else { waiter.resume(throwing: error) }
+            if status.code == .ok {
+                waiter.resume(returning: Metadata())
+            } else {
+                waiter.resume(throwing: RPCError(code: status.code, message: status.message, metadata: trailers))
+            }
         }
         if let reader = self.reader, let result = self.poll() {
             self.reader = nil

@@ -38,7 +38,9 @@ public final class RPCClient: Sendable {
             }
             var host = String(target[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            connections.append(ClientConnection(host: host, port: port, group: self.group, configuration: configuration))
+            for _ in 0..<max(1, configuration.connectionsPerTarget) {
+                connections.append(ClientConnection(host: host, port: port, group: self.group, configuration: configuration))
+            }
         }
         self.connections = connections
         self.authority = targets[0]
@@ -54,8 +56,7 @@ public final class RPCClient: Sendable {
 
     // MARK: Connections
 
-    private func pickHandler(options: CallOptions) async throws(RPCError) -> ClientConnectionHandler {
-        let start = self.next.loadThenWrappingIncrement(ordering: .relaxed)
+    private func pickHandler(options: CallOptions, start: Int) async throws(RPCError) -> ClientConnectionHandler {
         while true {
             var anyConnecting = false
             var lastFailure: String?
@@ -80,33 +81,57 @@ public final class RPCClient: Sendable {
         }
     }
 
-    private func requestHeaders(path: String, options: CallOptions) -> HeaderFields {
-        var headers: HeaderFields = [
-            (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", self.authority),
-            ("content-type", "application/grpc"), ("te", "trailers"),
-            ("grpc-accept-encoding", CompressionAlgorithm.acceptEncodingHeader), ("user-agent", "tongxin-rpc/1.0"),
-        ]
-        if let deadline = options.deadline {
-            headers.append(("grpc-timeout", GRPCTimeout.format(deadline.remaining)))
+    /// The per-call part of the request headers; the method's constant part is cached by the
+    /// connection (`RequestHeaders.constantFields`).
+    private func requestHeaders(options: CallOptions, timeout: Duration?) -> RequestHeaders {
+        var extra: HeaderFields = []
+        if let timeout {
+            extra.append(("grpc-timeout", GRPCTimeout.format(timeout)))
         }
         if options.compression == .gzip {
-            headers.append(("grpc-encoding", "gzip"))
+            extra.append(("grpc-encoding", "gzip"))
         }
-        headers.append(contentsOf: options.metadata.wireHeaders())
-        return headers
+        if !options.metadata.isEmpty {
+            extra.append(contentsOf: options.metadata.wireHeaders())
+        }
+        return RequestHeaders(authority: self.authority, extra: extra)
     }
 
-    private func openStream(path: String, options: CallOptions, singleMessage: ByteBuffer?) async throws(RPCError) -> ClientStream {
+    /// Opens a stream without suspending when a ready connection lives on the caller's thread
+    /// (a task on `taskExecutor`); `nil` sends the caller the general way.
+    private func openStreamOnLoop(path: String, options: CallOptions, singleMessage: ByteBuffer?, unary: Bool, start: Int) throws(RPCError) -> ClientStream? {
+        let connection = self.connections[start % self.connections.count]
+        guard let handler = connection.readyHandler().handler, handler.isUsable, handler.loop.inEventLoop else { return nil }
+        let timeout = options.deadline?.remaining
+        if let timeout, timeout <= .zero { return nil }
+        let stream = ClientStream(connection: handler, maxMessageSize: self.configuration.maxReceiveMessageSize,
+            requestCompression: options.compression, unary: unary)
+        do {
+            try stream.openOnLoop(path: path, headers: self.requestHeaders(options: options, timeout: timeout), timeout: timeout, singleMessage: singleMessage)
+            return stream
+        } catch is StreamNotStarted {
+            return nil
+        } catch {
+            throw Self.rpcError(error)
+        }
+    }
+
+    nonisolated(nonsending) private func openStream(path: String, options: CallOptions, singleMessage: ByteBuffer?, unary: Bool = false) async throws(RPCError) -> ClientStream {
+        // One round-robin step per call, shared by both ways of opening the stream.
+        let start = self.next.loadThenWrappingIncrement(ordering: .relaxed)
+        if let stream = try self.openStreamOnLoop(path: path, options: options, singleMessage: singleMessage, unary: unary, start: start) {
+            return stream
+        }
         if let deadline = options.deadline, deadline.hasPassed {
             throw RPCError(code: .deadlineExceeded, message: "deadline exceeded before the call started")
         }
         var attempt = 0
         while true {
-            let handler = try await self.pickHandler(options: options)
+            let handler = try await self.pickHandler(options: options, start: start &+ attempt)
             let stream = ClientStream(connection: handler, maxMessageSize: self.configuration.maxReceiveMessageSize,
-                requestCompression: options.compression)
+                requestCompression: options.compression, unary: unary)
             do {
-                try await stream.open(headers: self.requestHeaders(path: path, options: options), deadline: options.deadline, singleMessage: singleMessage)
+                try await stream.open(path: path, headers: self.requestHeaders(options: options, timeout: options.deadline?.remaining), deadline: options.deadline, singleMessage: singleMessage)
                 return stream
             } catch is StreamNotStarted {
                 // Transparent retry: the connection closed before anything was sent on it.
@@ -128,47 +153,50 @@ public final class RPCClient: Sendable {
 
     /// Runs `attempt` again after `UNAVAILABLE` when the call is safe to retry.
     private func withRetries<R>(options: CallOptions, _ attempt: () async throws(RPCError) -> R) async throws(RPCError) -> R {
-        var attemptNumber = 0
+        var failures = 0
         while true {
             do {
                 return try await attempt()
             } catch {
-                attemptNumber += 1
-                guard error.code == .unavailable, options.safeToRetry,
-                    attemptNumber < self.configuration.retryPolicy.maxAttempts
-                else { throw error }
-                let delay = self.configuration.retryPolicy.backoff.delay(attempt: attemptNumber - 1)
-                if let deadline = options.deadline, deadline.remaining < delay { throw error }
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    throw RPCError(code: .cancelled, message: "the call was cancelled")
-                }
+                failures += 1
+                try await self.backOff(after: error, failures: failures, options: options)
             }
+        }
+    }
+
+    /// Waits before the next attempt, or rethrows `error` when the call may not be retried.
+    private func backOff(after error: RPCError, failures: Int, options: CallOptions) async throws(RPCError) {
+        guard error.code == .unavailable, options.safeToRetry, failures < self.configuration.retryPolicy.maxAttempts else {
+            throw error
+        }
+        let delay = self.configuration.retryPolicy.backoff.delay(attempt: failures - 1)
+        if let deadline = options.deadline, deadline.remaining < delay { throw error }
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            throw RPCError(code: .cancelled, message: "the call was cancelled")
         }
     }
 
     // MARK: Raw calls
 
     /// A unary call on serialized messages; returns the response and its metadata.
-    public func unaryRaw(path: String, _ request: ByteBuffer, options: CallOptions = CallOptions()) async throws(RPCError) -> RawResponse {
-        try await self.withRetries(options: options) { () throws(RPCError) -> RawResponse in
-            let stream = try await self.openStream(path: path, options: options, singleMessage: request)
-            do {
-                return try await withTaskCancellationHandler {
-                    let initial = try await stream.initialMetadata()
-                    guard let message = try await stream.next() else {
-                        throw RPCError(code: .internal, message: "the server sent no response message")
-                    }
-                    guard try await stream.next() == nil else {
-                        throw RPCError(code: .internal, message: "the server sent more than one response message")
-                    }
-                    return RawResponse(message: message, initialMetadata: initial, trailingMetadata: try await stream.trailingMetadata())
-                } onCancel: {
-                    stream.cancel()
+    ///
+    /// It runs on the caller's executor (`nonisolated(nonsending)`): a task on `taskExecutor`
+    /// makes the whole call without an executor switch.
+    nonisolated(nonsending) public func unaryRaw(path: String, _ request: ByteBuffer, options: CallOptions = CallOptions()) async throws(RPCError) -> RawResponse {
+        var failures = 0
+        while true {
+            do throws(RPCError) {
+                let stream = try await self.openStream(path: path, options: options, singleMessage: request, unary: true)
+                do {
+                    return try await stream.unaryResponse()
+                } catch {
+                    throw Self.rpcError(error)
                 }
             } catch {
-                throw Self.rpcError(error)
+                failures += 1
+                try await self.backOff(after: error, failures: failures, options: options)
             }
         }
     }
@@ -188,6 +216,22 @@ public final class RPCClient: Sendable {
             try await self.openStream(path: path, options: options, singleMessage: request)
         }
         return RawStreamingCall(stream: stream)
+    }
+}
+
+/// A call's request headers apart from the method's constant ones: the authority they were
+/// built for and the fields of this call (`grpc-timeout`, `grpc-encoding`, metadata).
+struct RequestHeaders {
+    var authority: String
+    var extra: HeaderFields
+
+    /// The fields every call of `path` sends, in this order, before its own.
+    static func constantFields(path: String, authority: String) -> HeaderFields {
+        [
+            (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", authority),
+            ("content-type", "application/grpc"), ("te", "trailers"),
+            ("grpc-accept-encoding", CompressionAlgorithm.acceptEncodingHeader), ("user-agent", "tongxin-rpc/1.0"),
+        ]
     }
 }
 

@@ -68,13 +68,15 @@ enum GRPCTimeout {
         let maxAmount: Int64 = 99_999_999
         if !nanos.overflow {
             let total = nanos.partialValue + (attoseconds + 999_999_999) / 1_000_000_000
-            let units: [(Int64, String)] = [(1, "n"), (1_000, "u"), (1_000_000, "m"), (1_000_000_000, "S"),
-                (60_000_000_000, "M"), (3_600_000_000_000, "H")]
-            for (scale, unit) in units {
+            for (scale, unit) in Self.units {
                 let amount = (total + scale - 1) / scale
-                if amount <= maxAmount { return "\(amount)\(unit)" }
+                // Both parts fit in a small (inline) string: no allocation per call.
+                if amount <= maxAmount { return String(amount) + unit }
             }
         }
-        return "\(min(maxAmount, seconds / 3600 + 1))H"
+        return String(min(maxAmount, seconds / 3600 + 1)) + "H"
     }
+
+    private static let units: [(Int64, String)] = [(1, "n"), (1_000, "u"), (1_000_000, "m"), (1_000_000_000, "S"),
+        (60_000_000_000, "M"), (3_600_000_000_000, "H")]
 }

@@ -46,33 +46,47 @@ struct HTTP2SessionSettings: Sendable {
     var outboundLowWatermark: Int = 64 * 1024
 }
 
-/// A block of headers kept in C memory for the life of the process, for the responses every
-/// call sends (`:status 200`, `content-type`, `grpc-status: 0` …): no per-call allocation.
+/// A block of headers kept in C memory, built once: for the responses every call sends
+/// (`:status 200`, `content-type`, `grpc-status: 0` …) and the constant request headers of a
+/// client's methods, so that sending them allocates nothing per call.
 final class PresetHeaders: @unchecked Sendable {
     fileprivate let nva: UnsafeMutablePointer<nghttp2_nv>
     fileprivate let count: Int
     let fields: HeaderFields
+    private let storage: UnsafeMutablePointer<UInt8>
 
-    init(_ fields: HeaderFields) {
+    /// `copiedBySession: false` (process-wide constants) lets nghttp2 point at these bytes until
+    /// the frame is written, so such an instance must never be freed; with `true`, nghttp2
+    /// copies the fields when they are submitted and the instance may go away at any time.
+    init(_ fields: HeaderFields, copiedBySession: Bool = false) {
         self.fields = fields
         self.count = fields.count
         self.nva = .allocate(capacity: max(1, fields.count))
+        let byteCount = fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        self.storage = .allocate(capacity: max(1, byteCount))
+        let flags = copiedBySession ? UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+            : UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
+        var offset = 0
         for (index, field) in fields.enumerated() {
-            let name = Self.permanentCopy(field.name)
-            let value = Self.permanentCopy(field.value)
-            let flags = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
+            let name = Self.copy(field.name, to: self.storage + offset)
+            offset += name.count
+            let value = Self.copy(field.value, to: self.storage + offset)
+            offset += value.count
             (self.nva + index).initialize(to: nghttp2_nv(
                 name: name.base, value: value.base, namelen: name.count, valuelen: value.count, flags: flags))
         }
     }
 
-    private static func permanentCopy(_ string: String) -> (base: UnsafeMutablePointer<UInt8>, count: Int) {
-        let bytes = Array(string.utf8)
-        let base = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, bytes.count))
-        base.initialize(from: bytes, count: bytes.count)
+    private static func copy(_ string: String, to base: UnsafeMutablePointer<UInt8>) -> (base: UnsafeMutablePointer<UInt8>, count: Int) {
+        let bytes = UnsafeMutableBufferPointer(start: base, count: string.utf8.count)
+        _ = bytes.initialize(from: string.utf8)
         return (base, bytes.count)
     }
-    // Never deinitialised: instances are process-wide constants.
+
+    deinit {
+        self.nva.deallocate()
+        self.storage.deallocate()
+    }
 }
 
 /// A header list to send: a preset prefix, then fields built for this call.
@@ -371,28 +385,25 @@ final class HTTP2Session {
             return body(preset.nva, preset.count)
         }
         let presetCount = headers.preset?.count ?? 0
-        var storage: [UInt8] = []
-        var lengths: [(Int, Int)] = []
-        lengths.reserveCapacity(headers.extra.count)
-        for field in headers.extra {
-            storage.append(contentsOf: field.name.utf8)
-            storage.append(contentsOf: field.value.utf8)
-            lengths.append((field.name.utf8.count, field.value.utf8.count))
-        }
-        return storage.withUnsafeMutableBufferPointer { bytes in
-            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: presetCount + lengths.count) { nva in
+        let byteCount = headers.extra.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        // nghttp2 copies the fields (no NO_COPY flags), so scratch memory is enough.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, byteCount)) { bytes in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: presetCount + headers.extra.count) { nva in
                 if let preset = headers.preset {
                     for index in 0..<preset.count { nva[index] = preset.nva[index] }
                 }
                 var offset = 0
-                for (index, (nameCount, valueCount)) in lengths.enumerated() {
-                    let base = bytes.baseAddress! + offset
+                for (index, field) in headers.extra.enumerated() {
+                    let name = UnsafeMutableBufferPointer(rebasing: bytes[offset...])
+                    let nameCount = name.initialize(from: field.name.utf8).1
+                    let value = UnsafeMutableBufferPointer(rebasing: bytes[(offset + nameCount)...])
+                    let valueCount = value.initialize(from: field.value.utf8).1
                     nva[presetCount + index] = nghttp2_nv(
-                        name: base, value: base + nameCount, namelen: nameCount, valuelen: valueCount,
+                        name: name.baseAddress!, value: value.baseAddress!, namelen: nameCount, valuelen: valueCount,
                         flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
                     offset += nameCount + valueCount
                 }
-                return body(nva.baseAddress!, presetCount + lengths.count)
+                return body(nva.baseAddress!, presetCount + headers.extra.count)
             }
         }
     }

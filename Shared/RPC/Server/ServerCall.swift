@@ -29,7 +29,8 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
     private var responseCompression = CompressionAlgorithm.identity
 
     private var task: Task<Void, Never>?
-    private var deadlineTimer: Scheduled<Void>?
+    /// When the call is abandoned, in the loop's time; the connection watches it.
+    private(set) var deadlineInstant: NIODeadline?
     private var resetOnFurtherData = false
     let deadline: Deadline?
 
@@ -57,12 +58,10 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
 
     /// Called once the call is registered: arms the deadline, starts streaming handlers.
     func start() {
-        if let timeout = self.head.timeout {
-            let nanos = timeout.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-            let amount = nanos.overflow ? Int64.max : nanos.partialValue + timeout.components.attoseconds / 1_000_000_000
-            self.deadlineTimer = self.loop.scheduleTask(in: .nanoseconds(amount)) { [self] in
-                self.deadlineExceeded()
-            }
+        if let timeout = self.head.timeout, let connection = self.connection {
+            let instant = DeadlineTimer.deadline(after: timeout, on: self.loop)
+            self.deadlineInstant = instant
+            connection.watch(deadline: instant)
         }
         if !self.handler.hasSingleRequest {
             self.launch()
@@ -154,7 +153,8 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
         }
     }
 
-    private func deadlineExceeded() {
+    /// The connection's deadline timer found this call's deadline passed.
+    func deadlineExceeded() {
         guard !self.finished, !self.streamClosed else { return }
         self.task?.cancel()
         // The status ends our side of the stream; a RST_STREAM(NO_ERROR) right behind it
@@ -263,8 +263,7 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
     /// The stream is gone: normal completion, or a reset (client cancellation).
     func closed(errorCode: UInt32) {
         self.streamClosed = true
-        self.deadlineTimer?.cancel()
-        self.deadlineTimer = nil
+        self.deadlineInstant = nil
         if !self.finished {
             self.finished = true
             self.task?.cancel()
@@ -375,7 +374,7 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
             return
         }
         self.finished = true
-        self.deadlineTimer?.cancel()
+        self.deadlineInstant = nil
         session.submitResponse(streamID: self.streamID, headers: headers, endStream: false)
         self.headersSent = true
         session.queueData(streamID: self.streamID, framed)
@@ -387,7 +386,7 @@ final class ServerCall: ResponseOptionsBox, @unchecked Sendable {
     func finish(status: Status, metadata: Metadata = Metadata()) {
         guard !self.finished, !self.streamClosed, let connection = self.connection, let session = connection.session else { return }
         self.finished = true
-        self.deadlineTimer?.cancel()
+        self.deadlineInstant = nil
         if self.headersSent {
             session.queueTrailers(streamID: self.streamID, self.trailers(status: status, metadata: metadata))
         } else {

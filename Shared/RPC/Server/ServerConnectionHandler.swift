@@ -28,6 +28,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var idleSince = NIODeadline.now()
     private var keepaliveTask: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
+    /// Fires at the earliest deadline of the connection's calls.
+    private var deadlineTimer = DeadlineTimer()
     private let registry: ConnectionRegistry
 
     init(configuration: ServerConfiguration, router: Router, logger: Logger, registry: ConnectionRegistry) {
@@ -85,6 +87,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.idleTimer?.cancel()
         self.keepaliveTask?.cancel()
         self.pingTimeout?.cancel()
+        self.deadlineTimer.cancel()
         let calls = self.calls
         self.calls.removeAll()
         for (_, call) in calls {
@@ -237,6 +240,23 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             call.start()
             if endStream { call.receiveEnd() }
         }
+    }
+
+    /// Makes sure the deadline timer fires by `deadline` (a call's, from `grpc-timeout`).
+    func watch(deadline: NIODeadline) {
+        guard let loop = self.eventLoop, !self.closing else { return }
+        // Strong self: `teardown` cancels the timer.
+        self.deadlineTimer.watch(deadline, on: loop) {
+            self.expireDeadlines()
+        }
+    }
+
+    private func expireDeadlines() {
+        self.deadlineTimer.fired()
+        guard let loop = self.eventLoop else { return }
+        let (expired, next) = DeadlineTimer.due(self.calls.values, now: loop.now) { $0.deadlineInstant }
+        for call in expired { call.deadlineExceeded() }
+        if let next { self.watch(deadline: next) }
     }
 
     private func respondTrailersOnly(streamID: Int32, status: Status) {
