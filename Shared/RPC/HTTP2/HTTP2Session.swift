@@ -400,12 +400,19 @@ final class HTTP2Session {
                     let valueCount = value.initialize(from: field.value.utf8).1
                     nva[presetCount + index] = nghttp2_nv(
                         name: name.baseAddress!, value: value.baseAddress!, namelen: nameCount, valuelen: valueCount,
-                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                        flags: Self.indexingFlags(name: field.name))
                     offset += nameCount + valueCount
                 }
                 return body(nva.baseAddress!, presetCount + headers.extra.count)
             }
         }
+    }
+
+    /// `grpc-timeout` differs on every call: indexed, each value would take a slot in the
+    /// peer's HPACK table and push out the fields that do repeat (path, authority, user agent),
+    /// so both sides would encode and decode those again on every call.
+    private static func indexingFlags(name: String) -> UInt8 {
+        name == "grpc-timeout" ? UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue) : UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
     }
 
     private static func dataProvider() -> nghttp2_data_provider {
