@@ -1,14 +1,15 @@
 import Model
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import Synchronization
 import Testing
 
 @testable import RPC
 
 /// Calls made by tasks on the client's own event loop (`RPCClient.taskExecutor`), which open
-/// their stream without a hop and wait once per unary call, and the one deadline timer per
-/// connection that replaced a scheduled task per call.
+/// their stream without a hop and wait once per unary call; clients sharing one event loop;
+/// and the one deadline timer per connection that replaced a scheduled task per call.
 @Suite("Client calls on the client's event loop")
 struct ClientFastPathTests {
     @Test func shortDeadlineExpiresWhileLongerOnesOnTheSameConnectionSucceed() async throws {
@@ -59,21 +60,31 @@ struct ClientFastPathTests {
         }
     }
 
-    @Test func connectionsPerTargetOpensThatManyConnections() async throws {
+    @Test func clientsShareAGivenEventLoopAndLeaveItRunning() async throws {
         let peers = Mutex<Set<String>>([])
         var router = Router()
         router.register(TestService.EmptyCall.self) { (_: GRPCTesting.Empty, context) in
             peers.withLock { _ = $0.insert(context.peer) }
             return GRPCTesting.Empty()
         }
-        var configuration = ClientConfiguration()
-        configuration.connectionsPerTarget = 3
-        try await withServerAndClient(router, clientConfiguration: configuration) { client, _ in
-            for _ in 0..<12 {
-                _ = try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty(), options: CallOptions(waitForReady: true))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        try await withServerAndClient(router) { _, port in
+            let first = try RPCClient(targets: ["127.0.0.1:\(port)"], eventLoopGroup: loop)
+            let second = try RPCClient(targets: ["127.0.0.1:\(port)"], eventLoopGroup: loop)
+            for client in [first, second] {
+                _ = try await Task(executorPreference: client.taskExecutor) {
+                    try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty(), options: CallOptions(waitForReady: true))
+                }.value
             }
+            await first.close()
+            // The loop is still running for the other client.
+            _ = try await second.unary(TestService.EmptyCall.self, GRPCTesting.Empty())
+            await second.close()
         }
-        #expect(peers.withLock { $0.count } == 3)
+        // One connection per client.
+        #expect(peers.withLock { $0.count } == 2)
+        try await group.shutdownGracefully()
     }
 
     @Test func deadlineTimerFiresAtTheEarliestDeadline() {

@@ -109,12 +109,12 @@ struct ClientToolTests {
         #expect(result.out.isEmpty)
     }
 
-    @Test("load: a short closed-loop run reports calls, percentiles and status codes as JSON")
+    @Test("load: a short closed-loop run over 3 connections on 2 threads reports calls, percentiles and status codes as JSON")
     func load() throws {
         let result = try Self.tongxin([
             "load", self.address, "grpc.testing.TestService/UnaryCall",
             "--template", #"{"responseSize": {{rand:1:10}}, "responseStatus": {"code": {{pick:0|5}}, "message": "m{{seq}}"}}"#,
-            "-c", "4", "-n", "200", "--output", "json",
+            "-c", "4", "--connections", "3", "--threads", "2", "-n", "200", "--output", "json",
         ])
         #expect(result.status == 0, "\(result.err)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])

@@ -4,6 +4,7 @@ import Foundation
 import Histogram
 import Model
 import NIOCore
+import NIOPosix
 import RPC
 import Synchronization
 
@@ -103,21 +104,29 @@ struct LoadCommand: AsyncParsableCommand {
         } else if self.total == nil {
             limit = .seconds(10)
         }
-        // One client per thread, each with its share of the connections on its one event loop:
-        // workers then run on the loop of the connections they call (no thread hop per call).
+        // One client (one connection per target) per --connections, spread over the threads'
+        // event loops. Each worker keeps to one client and runs on its loop, like an h2load
+        // client: no thread hop per call, and the calls a worker starts when a batch of
+        // responses arrives on a connection go out together on that connection.
+        let timeout = try self.connection.timeout()
         let threads = min(self.connections, self.threads ?? AvailableCores.count)
-        let clients = try (0..<threads).map { index in
-            var configuration = ClientConfiguration()
-            configuration.connectionsPerTarget = self.connections / threads + (index < self.connections % threads ? 1 : 0)
-            return try self.connection.client(configuration: configuration)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let loops = Array(group.makeIterator())
+        let clients: [RPCClient]
+        do {
+            clients = try (0..<self.connections).map { try self.connection.client(eventLoopGroup: loops[$0 % loops.count]) }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
         }
-        defer { for client in clients { Task { await client.close() } } }
 
         let schedule = self.rps.map { RateSchedule.constant($0) } ?? self.ramp.flatMap { RateSchedule(ramp: $0) }
         let plan = LoadPlan(
             steps: steps, concurrency: self.concurrency, total: self.total,
-            duration: limit, warmup: warmup, schedule: schedule, timeout: try self.connection.timeout())
-        let result = await LoadRunner(plan: plan, clients: clients).run(progress: isatty(2) == 1)
+            duration: limit, warmup: warmup, schedule: schedule, timeout: timeout)
+        let result = await LoadRunner(plan: plan, clients: clients, threads: loops.count).run(progress: isatty(2) == 1)
+        for client in clients { await client.close() }
+        try? await group.shutdownGracefully()
         let name = steps.count == 1 ? steps[0].path : "scenario \(self.scenario ?? "")"
         let report = LoadReport(result: result, method: name, address: self.connection.address, plan: plan)
         let text: String
@@ -334,7 +343,7 @@ struct LoadPlan: Sendable {
     }
 }
 
-/// What the workers of one client saw; merged at the end.
+/// What the workers of one thread saw; merged at the end.
 struct WorkerTally: Sendable {
     /// One second of the run: calls, errors, latency sum and max (µs).
     typealias Second = (count: Int, errors: Int, sum: UInt64, max: UInt64)
@@ -390,7 +399,7 @@ struct WorkerTally: Sendable {
     }
 }
 
-/// The tally of the workers that share one client.
+/// The tally of the workers that share one thread.
 final class SharedTally: Sendable {
     let mutex = Mutex(WorkerTally())
 }
@@ -423,7 +432,9 @@ struct LoadResult: Sendable {
 /// Runs the workers.
 struct LoadRunner: Sendable {
     let plan: LoadPlan
+    /// Client `i` runs on event loop `i % threads`.
     let clients: [RPCClient]
+    let threads: Int
 
     func run(progress: Bool) async -> LoadResult {
         let issued = ManagedAtomic<Int>(0)
@@ -447,13 +458,13 @@ struct LoadRunner: Sendable {
             }
         } : nil
 
-        // One tally per client: its workers share its thread, so the lock is uncontended, and
-        // one histogram per thread stays in cache where one per worker (~1 MB each) would not.
-        let tallies = clients.map { _ in SharedTally() }
+        // One tally per thread: the workers there share it, so the lock is uncontended, and one
+        // histogram per thread stays in cache where one per worker (~1 MB each) would not.
+        let tallies = (0..<self.threads).map { _ in SharedTally() }
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<plan.concurrency {
                 let client = clients[worker % clients.count]
-                let tally = tallies[worker % clients.count]
+                let tally = tallies[(worker % clients.count) % tallies.count]
                 // On the client's event loop: no thread hop per call.
                 group.addTask(executorPreference: client.taskExecutor) {
                     while true {

@@ -39,14 +39,16 @@ struct ConnectionOptions: ParsableArguments {
         return duration
     }
 
-    func client(configuration: ClientConfiguration = ClientConfiguration()) throws -> RPCClient {
+    /// A client on its own thread, or on `eventLoopGroup` (shared with other clients).
+    func client(eventLoopGroup: (any EventLoopGroup)? = nil) throws -> RPCClient {
         let targets = self.address.split(separator: ",").map(String.init)
         for target in targets {
             guard let colon = target.lastIndex(of: ":"), Int(target[target.index(after: colon)...]) != nil else {
                 throw ValidationError("\(target): expected host:port, e.g. 127.0.0.1:50051")
             }
         }
-        return try RPCClient(targets: targets, configuration: configuration)
+        if let eventLoopGroup { return try RPCClient(targets: targets, eventLoopGroup: eventLoopGroup) }
+        return try RPCClient(targets: targets)
     }
 }
 

@@ -81,8 +81,6 @@ public struct RetryPolicy: Sendable {
 public struct ClientConfiguration: Sendable {
     /// Event loops used by the client's connections.
     public var eventLoopCount: Int = 1
-    /// HTTP/2 connections opened to each target; calls are spread over them round-robin.
-    public var connectionsPerTarget: Int = 1
     /// Reconnection backoff after a failed connection attempt.
     public var connectionBackoff = Backoff()
     /// Retries of `UNAVAILABLE` for calls marked `safeToRetry`.

@@ -16,7 +16,9 @@ public final class RPCClient: Sendable {
     /// The client's settings.
     public let configuration: ClientConfiguration
     private let connections: [ClientConnection]
-    private let group: MultiThreadedEventLoopGroup
+    private let group: any EventLoopGroup
+    /// Whether `close()` shuts the group down (the client made it).
+    private let ownsGroup: Bool
     private let next = ManagedAtomic<Int>(0)
 
     /// A task executor on the client's (first) event loop. Tasks that make many calls can run
@@ -24,34 +26,50 @@ public final class RPCClient: Sendable {
     /// between the loop and Swift's global executor on every call.
     public let taskExecutor: any TaskExecutor
 
-    /// A client for `targets` (`host:port` each). Throws `RPCError(.invalidArgument)` for a
-    /// malformed target. Connections open on the first call.
-    public init(targets: [String], configuration: ClientConfiguration = ClientConfiguration()) throws {
-        guard !targets.isEmpty else { throw RPCError(code: .invalidArgument, message: "no target address") }
+    /// A client for `targets` (`host:port` each) on its own `configuration.eventLoopCount`
+    /// threads. Throws `RPCError(.invalidArgument)` for a malformed target. Connections open on
+    /// the first call.
+    public convenience init(targets: [String], configuration: ClientConfiguration = ClientConfiguration()) throws {
+        let endpoints = try Self.endpoints(targets)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+        self.init(endpoints: endpoints, authority: targets[0], configuration: configuration, group: group, ownsGroup: true)
+    }
+
+    /// A client for `targets` whose connections run on `eventLoopGroup`: an event loop, or a
+    /// group shared with other clients (so several clients can share one thread). `close()`
+    /// leaves the group running. Throws `RPCError(.invalidArgument)` for a malformed target.
+    public convenience init(targets: [String], configuration: ClientConfiguration = ClientConfiguration(), eventLoopGroup: any EventLoopGroup) throws {
+        let endpoints = try Self.endpoints(targets)
+        self.init(endpoints: endpoints, authority: targets[0], configuration: configuration, group: eventLoopGroup, ownsGroup: false)
+    }
+
+    private init(endpoints: [(host: String, port: Int)], authority: String, configuration: ClientConfiguration, group: any EventLoopGroup, ownsGroup: Bool) {
         self.configuration = configuration
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
-        self.taskExecutor = EventLoopTaskExecutor(loop: self.group.next())
-        var connections: [ClientConnection] = []
-        for target in targets {
+        self.group = group
+        self.ownsGroup = ownsGroup
+        self.taskExecutor = EventLoopTaskExecutor(loop: group.next())
+        self.connections = endpoints.map { ClientConnection(host: $0.host, port: $0.port, group: group, configuration: configuration) }
+        self.authority = authority
+    }
+
+    private static func endpoints(_ targets: [String]) throws(RPCError) -> [(host: String, port: Int)] {
+        guard !targets.isEmpty else { throw RPCError(code: .invalidArgument, message: "no target address") }
+        return try targets.map { target throws(RPCError) in
             guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]) else {
                 throw RPCError(code: .invalidArgument, message: "target '\(target)' is not host:port")
             }
             var host = String(target[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            for _ in 0..<max(1, configuration.connectionsPerTarget) {
-                connections.append(ClientConnection(host: host, port: port, group: self.group, configuration: configuration))
-            }
+            return (host, port)
         }
-        self.connections = connections
-        self.authority = targets[0]
     }
 
     private let authority: String
 
-    /// Closes every connection and stops the client's threads.
+    /// Closes every connection and stops the client's threads (not a group it was given).
     public func close() async {
         for connection in self.connections { await connection.close() }
-        try? await self.group.shutdownGracefully()
+        if self.ownsGroup { try? await self.group.shutdownGracefully() }
     }
 
     // MARK: Connections
