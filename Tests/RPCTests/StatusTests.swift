@@ -184,6 +184,14 @@ struct RequestHeadTests {
         #expect(status == "415")
     }
 
+    @Test(arguments: [
+        ("gzip", true), (" gzip ", true), ("identity,gzip", true), ("deflate, gzip, identity", true), ("gzip,", true),
+        ("", false), ("identity", false), ("gzipx", false), ("x-gzip", false), (",", false), ("g zip", false),
+    ])
+    func acceptEncodingListIsReadItemByItem(value: String, acceptsGzip: Bool) {
+        #expect(RequestHead.listContains(value, "gzip") == acceptsGzip)
+    }
+
     @Test func parsesTimeoutEncodingAndMetadata() throws {
         var fields = self.base
         fields.append(("grpc-timeout", "100m"))

@@ -40,7 +40,7 @@ struct RequestHead: Sendable {
                 badTimeout = timeout == nil
             case "grpc-encoding": encodingName = value
             case "grpc-accept-encoding":
-                acceptsGzip = value.split(separator: ",").contains { $0.trimmingSpaces == "gzip" }
+                acceptsGzip = Self.listContains(value, "gzip")
             case "te", "content-length", "user-agent":
                 break
             default:
@@ -85,11 +85,24 @@ struct RequestHead: Sendable {
     }
 }
 
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " { s.removeFirst() }
-        while s.last == " " { s.removeLast() }
-        return s
+extension RequestHead {
+    /// Whether the comma-separated `list` (spaces around items allowed) holds `item`. Every
+    /// gRPC client sends `grpc-accept-encoding`: this reads its bytes in place, where splitting
+    /// it into substrings cost an array per call.
+    static func listContains(_ list: String, _ item: StaticString) -> Bool {
+        let item = UnsafeBufferPointer(start: item.utf8Start, count: item.utf8CodeUnitCount)
+        var list = list
+        return list.withUTF8 { bytes in
+            var start = 0
+            for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: ",") {
+                var low = start
+                var high = end
+                while low < high && bytes[low] == UInt8(ascii: " ") { low += 1 }
+                while high > low && bytes[high - 1] == UInt8(ascii: " ") { high -= 1 }
+                if bytes[low..<high].elementsEqual(item) { return true }
+                start = end + 1
+            }
+            return false
+        }
     }
 }
