@@ -22,6 +22,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// Fires at the earliest deadline of the connection's calls.
     private var deadlineTimer = DeadlineTimer()
 
+    /// The last uncompressed message framed here, and its framing: a client that sends the same
+    /// request again and again (a load test, a probe) frames it once. Small messages only.
+    private var lastFramed: (message: ByteBuffer, framed: ByteBuffer)?
+    private static let maxRememberedMessage = 16 * 1024
+
     /// The constant part of each method's request headers, built once per path.
     private var presets: [String: (authority: String, headers: PresetHeaders)] = [:]
     private static let maxPresets = 256
@@ -93,6 +98,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let preset = PresetHeaders(fields, copiedBySession: true)
         self.presets[path] = (headers.authority, preset)
         return OutboundHeaders(preset: preset, extra: headers.extra)
+    }
+
+    /// `message` with its gRPC length prefix, uncompressed. The result is shared with later
+    /// calls sending equal bytes; buffers are copied on write, so queuing it is safe.
+    func framed(_ message: ByteBuffer) -> ByteBuffer {
+        if let last = self.lastFramed, last.message == message { return last.framed }
+        var out = self.allocator.buffer(capacity: 5 + message.readableBytes)
+        MessageFramer.frame(message, compressed: false, into: &out)
+        if message.readableBytes <= Self.maxRememberedMessage { self.lastFramed = (message, out) }
+        return out
     }
 
     /// Makes sure the deadline timer fires by `deadline`.

@@ -78,17 +78,16 @@ final class ClientStream: @unchecked Sendable {
 
     private func frame(_ message: ByteBuffer, compress: Bool) throws -> ByteBuffer {
         guard let connection = self.connection else { throw StreamNotStarted() }
-        var out = connection.allocator.buffer(capacity: 5 + message.readableBytes)
         if compress && self.requestCompression == .gzip {
+            var out = connection.allocator.buffer(capacity: 5 + message.readableBytes)
             do {
                 MessageFramer.frame(try Gzip.compress(message), compressed: true, into: &out)
             } catch {
                 throw RPCError(code: .internal, message: "could not compress the request")
             }
-        } else {
-            MessageFramer.frame(message, compressed: false, into: &out)
+            return out
         }
-        return out
+        return connection.framed(message)
     }
 
     /// Sends one message; suspends while the server does not read.
