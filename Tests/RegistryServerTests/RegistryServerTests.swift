@@ -106,6 +106,23 @@ struct RegistryServerTests {
         for category in ["DEMOCRATIC_PARTY", "OVERSEAS_CHINESE", "ETHNIC_MINORITY", "PRIVATE_ECONOMY"] {
             #expect(stats.contains("MEMBER_CATEGORY_\(category)"))
         }
+
+        // Requests for members not yet created, sent once each by a create load.
+        let export = data.appendingPathComponent("export").path
+        let exported = try Self.tongxin([
+            "seed", address, "--townships", "1", "--villages", "2", "--members", "60", "--export", export, "--export-creates", "20",
+        ])
+        #expect(exported.0 == 0, "\(exported.1)")
+        let load = try Self.tongxin([
+            "load", address, "tongxin.registry.v1.RegistryService/CreateMember", "--template",
+            "{{next:\(export)/create-requests.jsonl}}", "-n", "20", "-c", "4", "--output", "json",
+        ])
+        #expect(load.0 == 0, "\(load.1)")
+        #expect(load.1.contains(#""ok": 20"#) || load.1.contains(#""ok":20"#), "\(load.1)")
+        let after = try Self.tongxin([
+            "call", address, "tongxin.registry.v1.RegistryService/GetRegistryStatistics", "-d", #"{"regionCode":"420000"}"#, "--compact",
+        ])
+        #expect(after.1.contains(#""activeMembers":80,"#), "\(after.1)")
     }
 
     @Test("tongxin against the registry: list, describe, call (unary and the WatchChanges stream), health, a short load run")

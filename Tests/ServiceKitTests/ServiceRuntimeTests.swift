@@ -49,8 +49,21 @@ struct ServiceRuntimeTests {
         _ = try await client.unary(GRPCTesting.TestService.UnaryCall.self, GRPCTesting.SimpleRequest())
         _ = try? await client.unary(GRPCTesting.TestService.UnaryCall.self, GRPCTesting.SimpleRequest(responseStatus: .init(code: 5, message: "no")))
         await client.close()
+        // A database's reads, writes and transactions (other tests of this process may add
+        // to the same series, so only their presence is checked).
+        try await withTestDatabase("sqlite") { database in
+            try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'x')") }
+            _ = try await database.read { try $0.queryOne("SELECT name FROM items WHERE id = 1") }
+        }
 
         let (status, metrics) = try await Self.get(adminPort, "/metrics")
+        for series in [
+            #"tongxin_db_read_seconds_count{engine="sqlite"}"#, #"tongxin_db_write_seconds_count{engine="sqlite"}"#,
+            #"tongxin_db_transaction_seconds_count{engine="sqlite"}"#, #"tongxin_db_connections{engine="sqlite",role="reader"} 8"#,
+            #"tongxin_db_connections_busy{engine="sqlite"}"#, #"tongxin_db_transaction_writes"#,
+        ] {
+            #expect(metrics.contains(series), "\(series) missing")
+        }
         #expect(status == "HTTP/1.0 200 OK")
         #expect(metrics.contains(#"tongxin_rpc_calls_total{method="/grpc.testing.TestService/UnaryCall",code="OK"} 1"#), "\(metrics)")
         #expect(metrics.contains(#"tongxin_rpc_calls_total{method="/grpc.testing.TestService/UnaryCall",code="NOT_FOUND"} 1"#))

@@ -123,5 +123,7 @@ struct CallCommand: AsyncParsableCommand {
             fromSerializedBytes: message.bytes, messageType: method.outputType,
             options: ProtoJSON.Options(emitDefaults: self.emitDefaults))
         print(self.compact ? json.text : json.prettyText)
+        // A stream's messages reach a pipe (`| jq`, a script waiting for caughtUp) as they come.
+        fflush(nil)
     }
 }

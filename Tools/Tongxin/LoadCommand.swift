@@ -22,12 +22,15 @@ struct LoadCommand: AsyncParsableCommand {
             The request is -d JSON (encoded once) or a --template whose strings may hold \
             {{seq}} (a call counter), {{uuid}}, {{rand:MIN:MAX}} (an integer) and {{pick:a|b|c}}, \
             rendered for every call; {{line:FILE}} is a random line of FILE, e.g. a member id \
-            written by `tongxin seed --export DIR`.
+            written by `tongxin seed --export DIR`, and {{next:FILE}} the next line of FILE, each \
+            once and in order, e.g. a whole request of `tongxin seed --export DIR --export-creates N`.
 
             Examples:
               tongxin load 127.0.0.1:50051 grpc.testing.TestService/UnaryCall -d '{"responseSize":10}' -c 50 -z 10s
               tongxin load 127.0.0.1:50051 tongxin.registry.v1.RegistryService/GetRegion \\
                 --template '{"code":"4201{{pick:02|03|04|05|06}}"}' --rps 5000 -z 30s --output html --out report.html
+              tongxin load 127.0.0.1:50051 tongxin.registry.v1.RegistryService/CreateMember \
+                --template '{{next:seed/create-requests.jsonl}}' -c 64 -n 100000
               tongxin load 127.0.0.1:50051 - --scenario mix.json --ramp line:100:5000 -z 60s
             """)
 
@@ -39,7 +42,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The request as JSON (default {}).")
     var data: String?
 
-    @Option(help: "A request template rendered per call ({{seq}}, {{uuid}}, {{rand:MIN:MAX}}, {{pick:a|b}}).")
+    @Option(help: "A request template rendered per call ({{seq}}, {{uuid}}, {{rand:MIN:MAX}}, {{pick:a|b}}, {{line:FILE}}, {{next:FILE}}).")
     var template: String?
 
     @Option(name: .customShort("c"), help: "Concurrent calls (workers).")
@@ -274,8 +277,10 @@ struct RequestSource: Sendable {
         return ByteBuffer(bytes: (try? ProtoJSON.serializedBytes(fromJSON: text, messageType: self.messageType)) ?? [])
     }
 
-    /// Replaces `{{seq}}`, `{{uuid}}`, `{{rand:MIN:MAX}}`, `{{pick:a|b}}` and `{{line:FILE}}` (a
-    /// random line of FILE, e.g. the member ids `tongxin seed --export` wrote).
+    /// Replaces `{{seq}}`, `{{uuid}}`, `{{rand:MIN:MAX}}`, `{{pick:a|b}}`, `{{line:FILE}}` (a
+    /// random line of FILE, e.g. the member ids `tongxin seed --export` wrote) and
+    /// `{{next:FILE}}` (line number `sequence` of FILE: every line once, in order, e.g. the
+    /// requests of `tongxin seed --export-creates`).
     static func render(_ template: String, sequence: Int) -> String {
         var out = ""
         var rest = Substring(template)
@@ -296,6 +301,8 @@ struct RequestSource: Sendable {
                 out += String(Int.random(in: low...high))
             case "line" where parts.count >= 2:
                 out += LineFiles.shared.randomLine(String(token.dropFirst(5)))
+            case "next" where parts.count >= 2:
+                out += LineFiles.shared.line(String(token.dropFirst(5)), number: sequence)
             case "pick" where parts.count >= 2:
                 let choices = token.dropFirst(5).split(separator: "|")
                 out += choices.randomElement().map(String.init) ?? ""
@@ -532,13 +539,22 @@ final class LineFiles: Sendable {
     private let files = Mutex<[String: [String]]>([:])
 
     func randomLine(_ path: String) -> String {
-        let lines = self.files.withLock { files -> [String] in
+        self.lines(path).randomElement() ?? ""
+    }
+
+    /// Line `number` of the file (counting from 0), wrapping at its end.
+    func line(_ path: String, number: Int) -> String {
+        let lines = self.lines(path)
+        return lines.isEmpty ? "" : lines[number % lines.count]
+    }
+
+    private func lines(_ path: String) -> [String] {
+        self.files.withLock { files -> [String] in
             if let lines = files[path] { return lines }
             let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             let lines = text.split(whereSeparator: \.isNewline).map(String.init)
             files[path] = lines
             return lines
         }
-        return lines.randomElement() ?? ""
     }
 }

@@ -48,6 +48,9 @@ struct SeedCommand: AsyncParsableCommand {
     @Option(help: "Write member-ids.txt, member-names.txt, region-codes.txt and village-codes.txt here, for load templates ({{line:FILE}}).")
     var export: String?
 
+    @Option(help: "With --export: also write create-requests.jsonl, N CreateMember requests for members not yet created (valid, unique), for a create load ({{next:FILE}}).")
+    var exportCreates: Int = 0
+
     func validate() throws {
         guard ["demo", "province"].contains(self.scale) else { throw ValidationError("--scale \(self.scale): expected demo or province") }
         guard self.concurrency > 0 else { throw ValidationError("-c must be at least 1") }
@@ -55,6 +58,8 @@ struct SeedCommand: AsyncParsableCommand {
             if let value, !(1...999).contains(value) { throw ValidationError("\(name) must be 1–999") }
         }
         if let members = self.members, members < 0 { throw ValidationError("--members must not be negative") }
+        guard self.exportCreates >= 0 else { throw ValidationError("--export-creates must not be negative") }
+        guard self.exportCreates == 0 || self.export != nil else { throw ValidationError("--export-creates needs --export DIR") }
     }
 
     func run() async throws {
@@ -92,9 +97,13 @@ struct SeedCommand: AsyncParsableCommand {
             let count = plan.memberCount
             let baseSeed = self.seed
             let created = Mutex<[(Int, String, String)]>([])
-            try await self.createAll(count, label: "members", client: client, progress: progress) { i in
+            // Member i is the same on every run with the same --seed.
+            let makeMember = { @Sendable (i: Int) -> RegistryV1.Member in
                 var random = SplitMix64(seed: baseSeed &+ UInt64(i) &* 0x9E37_79B9)
-                let member = MemberFactory.member(number: i, home: homes[i % homes.count], nativePlaces: places, random: &random)
+                return MemberFactory.member(number: i, home: homes[i % homes.count], nativePlaces: places, random: &random)
+            }
+            try await self.createAll(count, label: "members", client: client, progress: progress) { i in
+                let member = makeMember(i)
                 let response = try await client.unary(
                     RegistryV1.RegistryService.CreateMember.self,
                     RegistryV1.CreateMemberRequest(requestId: "seed-member-\(i)", member: member, admit: true, reason: "seeded demo roll"), options: Self.callOptions())
@@ -102,10 +111,22 @@ struct SeedCommand: AsyncParsableCommand {
             }
             if let export = self.export {
                 let members = created.withLock { $0 }.sorted { $0.0 < $1.0 }
-                try Self.write(export, [
+                var files = [
                     ("member-ids.txt", members.map(\.1)), ("member-names.txt", members.map(\.2)),
                     ("region-codes.txt", regions.byLevel.flatMap { $0.1.map(\.code) }), ("village-codes.txt", regions.villages),
-                ])
+                ]
+                if self.exportCreates > 0 {
+                    // Numbered after the seeded members: the same factory, so valid and unique.
+                    files.append(("create-requests.jsonl", try (count..<count + self.exportCreates).map { i in
+                        let member = makeMember(i)
+                        let request = RegistryV1.CreateMemberRequest(
+                            requestId: "load-member-\(baseSeed)-\(i)", member: member, admit: true, reason: "load test")
+                        return try ProtoJSON.json(
+                            fromSerializedBytes: request.serializedBytes(), messageType: RegistryV1.CreateMemberRequest.protoMessageName
+                        ).text
+                    }))
+                }
+                try Self.write(export, files)
             }
             progress.finish()
             print("seeded \(regions.total) regions (\(regions.villages.count) villages), \(organisations.count) organisations, \(count) members")
@@ -292,10 +313,13 @@ enum MemberFactory {
         let categories = RegistryV1.MemberCategory.allCases.filter { $0 != .unspecified }
         let category = categories[number % categories.count]
         let county = String(home.prefix(6))
-        let year = Int.random(in: 1950...2000, using: &random)
-        let month = Int.random(in: 1...12, using: &random)
-        let day = Int.random(in: 1...28, using: &random)
-        let sequence = Int.random(in: 1...999, using: &random)
+        // Birth date and sequence come from the member's number through a bijection, so no
+        // two members of a seed (up to 999 × 17,136 of them) share a resident ID number.
+        let sequence = number % 999 + 1
+        let dayIndex = (number / 999 % 17_136) * 7_919 % 17_136  // 7,919 is prime to 17,136
+        let year = 1950 + dayIndex / (12 * 28)
+        let month = dayIndex / 28 % 12 + 1
+        let day = dayIndex % 28 + 1
         let first17 = county + String(format: "%04d%02d%02d%03d", year, month, day, sequence)
         let id = first17 + String(ResidentIDNumber.checkCharacter(for: first17)!)
         var member = RegistryV1.Member(

@@ -188,24 +188,28 @@ final class MemberCreation: SQLBatchWrite {
     /// forgotten (deleted) and the id may be used again.
     private static func recorded(_ connection: any SQLConnection, _ items: [Item]) throws -> [RequestKey: Record] {
         let wanted = Set(items.map { RequestKey(caller: $0.caller.userID, requestID: $0.requestID) })
-        var records: [RequestKey: Record] = [:]
         let now = items.map(\.now).max() ?? 0
-        for chunk in Self.chunks(Array(Set(items.map(\.requestID))).sorted()) {
-            let rows = try connection.query(
-                "SELECT caller_id, request_id, request, response, create_us FROM idempotency WHERE method = ? AND request_id IN (\(Self.marks(chunk.count)))",
-                [.text(Self.method)] + chunk.map { .text($0) })
-            for row in rows {
-                let key = RequestKey(caller: row.string(0), requestID: row.string(1))
-                guard wanted.contains(key) else {
-                    continue
+        var records: [RequestKey: Record] = [:]
+        // By caller, so each lookup is a range of the primary key (caller, method, request id).
+        let byCaller = Dictionary(grouping: wanted, by: \.caller)
+        for caller in byCaller.keys.sorted() {
+            for chunk in Self.chunks(byCaller[caller]!.map(\.requestID).sorted()) {
+                let rows = try connection.query(
+                    """
+                    SELECT request_id, request, response, create_us FROM idempotency
+                    WHERE caller_id = ? AND method = ? AND request_id IN (\(Self.marks(chunk.count)))
+                    """,
+                    [.text(caller), .text(Self.method)] + chunk.map { .text($0) })
+                for row in rows {
+                    let key = RequestKey(caller: caller, requestID: row.string(0))
+                    if row.int64(3) < now - 86_400_000_000 {
+                        try connection.execute(
+                            "DELETE FROM idempotency WHERE caller_id = ? AND method = ? AND request_id = ?",
+                            [.text(caller), .text(Self.method), .text(key.requestID)])
+                        continue
+                    }
+                    records[key] = Record(request: row.bytes(1), response: row.bytes(2))
                 }
-                if row.int64(4) < now - 86_400_000_000 {
-                    try connection.execute(
-                        "DELETE FROM idempotency WHERE caller_id = ? AND method = ? AND request_id = ?",
-                        [.text(key.caller), .text(Self.method), .text(key.requestID)])
-                    continue
-                }
-                records[key] = Record(request: row.bytes(2), response: row.bytes(3))
             }
         }
         return records

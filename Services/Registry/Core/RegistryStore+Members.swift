@@ -67,7 +67,7 @@ extension RegistryStore {
             throw Validate.invalid("member_id", "required")
         }
         let id = request.memberId
-        let member = try await self.read { connection in try Self.fetchMember(connection, id: id) }
+        let member = try await self.quickRead { connection in try Self.fetchMember(connection, id: id) }
         guard let member else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
@@ -93,7 +93,7 @@ extension RegistryStore {
             }
         }
         let wanted = ids
-        return try await self.read { connection in
+        return try await self.quickRead { connection in
             let marks = Array(repeating: "?", count: wanted.count).joined(separator: ", ")
             let rows = try connection.query(
                 "SELECT id, body FROM members WHERE id IN (\(marks))", wanted.map { .text($0) })

@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import RPC
 
 /// A server interceptor that makes every call visible: a counter by method and status code,
@@ -7,6 +8,7 @@ import RPC
 /// `debug`, so `--log-level debug` is an access log without slowing the default).
 public struct CallObserver: ServerInterceptor {
     private let logger: Logger
+    private let instruments = Instruments()
 
     /// Observes calls, logging with `logger`.
     public init(logger: Logger) {
@@ -23,15 +25,19 @@ public struct CallObserver: ServerInterceptor {
         defer {
             let elapsed = ContinuousClock.now - start
             let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-            Counter(label: "tongxin_rpc_calls_total", dimensions: [("method", request.path), ("code", code.description)]).increment()
-            Timer(label: "tongxin_rpc_duration_seconds", dimensions: [("method", request.path)]).recordNanoseconds(nanoseconds)
-            var metadata: Logger.Metadata = [
-                "method": "\(request.path)", "code": "\(code)", "duration_ms": "\(Double(nanoseconds) / 1e6)",
-                "peer": "\(context.peer)",
-            ]
-            if let caller = request.metadata.first("x-caller") { metadata["caller"] = "\(caller)" }
-            if !message.isEmpty { metadata["error"] = "\(message)" }
-            self.logger.log(level: code == .ok ? .debug : .info, "rpc", metadata: metadata)
+            let (calls, timer) = self.instruments.forCall(request.path, code)
+            calls.increment()
+            timer.recordNanoseconds(nanoseconds)
+            let level: Logger.Level = code == .ok ? .debug : .info
+            if self.logger.logLevel <= level {
+                var metadata: Logger.Metadata = [
+                    "method": "\(request.path)", "code": "\(code)", "duration_ms": "\(Double(nanoseconds) / 1e6)",
+                    "peer": "\(context.peer)",
+                ]
+                if let caller = request.metadata.first("x-tongxin-user") { metadata["caller"] = "\(caller)" }
+                if !message.isEmpty { metadata["error"] = "\(message)" }
+                self.logger.log(level: level, "rpc", metadata: metadata)
+            }
         }
         do {
             try await next(request, context)
@@ -46,6 +52,34 @@ public struct CallObserver: ServerInterceptor {
             code = .internal
             message = "\(error)"
             throw error
+        }
+    }
+}
+
+/// The call counters and timers, made once per method and code rather than per call (each
+/// make is a registry lookup under a lock).
+private final class Instruments: Sendable {
+    private struct Key: Hashable {
+        var path: String
+        var code: Status.Code
+    }
+
+    private let made = NIOLockedValueBox<[Key: (Counter, Timer)]>([:])
+
+    func forCall(_ path: String, _ code: Status.Code) -> (Counter, Timer) {
+        // Paths nobody serves are one series, so random paths cannot grow the metrics.
+        let path = code == .unimplemented ? "unimplemented" : path
+        let key = Key(path: path, code: code)
+        return self.made.withLockedValue { made in
+            if let instruments = made[key] {
+                return instruments
+            }
+            let instruments = (
+                Counter(label: "tongxin_rpc_calls_total", dimensions: [("method", path), ("code", code.description)]),
+                Timer(label: "tongxin_rpc_duration_seconds", dimensions: [("method", path)])
+            )
+            made[key] = instruments
+            return instruments
         }
     }
 }

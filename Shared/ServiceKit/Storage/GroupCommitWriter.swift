@@ -19,6 +19,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var group: Group? = nil
         /// Called once after the batch: nil when it committed, else why it did not.
         let complete: ((any Error)?) -> Void
+        /// When it was queued (uptime nanoseconds), for the write timer.
+        var queued: UInt64 = 0
     }
 
     /// One item of a batched write, type-erased: which batch kind it belongs to, where its
@@ -45,12 +47,17 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let maximumBatch: Int
     private let runner: BatchRunner
     private let beginStatement: String
+    private let metrics: DatabaseMetrics?
 
     /// A writer that hands batches to `runner`, opening each transaction with
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
     /// writes per transaction.
-    init(name: String, beginStatement: String, maximumBatch: Int = 512, runner: @escaping BatchRunner) {
+    init(
+        name: String, beginStatement: String, maximumBatch: Int = 512, metrics: DatabaseMetrics? = nil,
+        runner: @escaping BatchRunner
+    ) {
         self.runner = runner
+        self.metrics = metrics
         self.beginStatement = beginStatement
         self.maximumBatch = maximumBatch
         // The thread holds the writer until close() ends its loop.
@@ -61,6 +68,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Queues `job`; it completes with ``StorageError/closed`` once ``close()`` has begun.
     func submit(_ job: Job) {
+        var job = job
+        job.queued = DispatchTime.now().uptimeNanoseconds
         self.condition.lock()
         if self.closing {
             self.condition.unlock()
@@ -104,6 +113,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func run(_ batch: [Job]) {
+        let started = DispatchTime.now().uptimeNanoseconds
         var failure: (any Error)?
         do {
             try self.runner(batch) { connection in
@@ -145,6 +155,17 @@ final class GroupCommitWriter: @unchecked Sendable {
             self.committedTransactions += 1
             self.committedWrites += batch.count
             self.condition.unlock()
+        }
+        let finished = DispatchTime.now().uptimeNanoseconds
+        if let metrics = self.metrics {
+            metrics.transactions.recordNanoseconds(Int64(finished - started))
+            metrics.transactionWrites.record(batch.count)
+            if failure != nil {
+                metrics.transactionErrors.increment()
+            }
+            for job in batch {
+                metrics.writes.recordNanoseconds(Int64(finished - job.queued))
+            }
         }
         for job in batch {
             job.complete(failure)

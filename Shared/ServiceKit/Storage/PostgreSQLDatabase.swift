@@ -21,6 +21,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     private let writer: GroupCommitWriter
     private let writerConnection: WriterConnection
     private let logger: Logger
+    private let metrics: DatabaseMetrics
 
     /// Where to connect: parsed from `postgres://user[:password]@host[:port]/database`.
     public struct Endpoint: Sendable, Hashable {
@@ -82,7 +83,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
             password: endpoint.password, database: endpoint.database, tls: .disable)
         let writerConnection = WriterConnection(configuration: connectionConfiguration, logger: logger)
         self.writerConnection = writerConnection
-        self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN") { _, batch in
+        self.metrics = DatabaseMetrics(engine: .postgres, readers: maximumConnections)
+        self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN", metrics: self.metrics) {
+            _, batch in
             try batch(try writerConnection.connection())
         }
         do {
@@ -101,12 +104,31 @@ public final class PostgreSQLDatabase: SQLDatabase {
     /// Runs `body` on a pooled connection in a `REPEATABLE READ READ ONLY` transaction, so
     /// every statement of it sees one snapshot.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await self.metrics.read {
+            try await self.readOnPool(body)
+        }
+    }
+
+    /// Runs a one-statement lookup on a pooled connection without BEGIN and COMMIT around it
+    /// (the statement is its own snapshot).
+    public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await self.metrics.read {
+            try await self.readOnPool(body, inTransaction: false)
+        }
+    }
+
+    private func readOnPool<T: Sendable>(
+        _ body: @escaping @Sendable (any SQLConnection) throws -> T, inTransaction: Bool = true
+    ) async throws -> T {
         let threadPool = self.threadPool
         let logger = self.logger
         do {
             return try await self.client.withConnection { connection in
                 try await threadPool.runIfActive {
                     let blocking = BlockingPostgresConnection(connection: connection, logger: logger)
+                    guard inTransaction else {
+                        return try body(blocking)
+                    }
                     try blocking.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     do {
                         let result = try body(blocking)

@@ -91,6 +91,14 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: what `body` throws, or ``StorageError``.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Runs a one-statement lookup by key, `body`, at the engine's lowest cost: on SQLite
+    /// synchronously on the calling thread (no thread hops; the caller, an event loop, waits
+    /// for it), on PostgreSQL without a transaction around it (one round trip, not three).
+    /// With more than one statement, each may see its own snapshot on PostgreSQL: use
+    /// ``read(_:)`` then.
+    /// - Throws: what `body` throws, or ``StorageError``.
+    func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
     /// Runs `body` in a write transaction and returns its result once the transaction has been
     /// committed to disk. When `body` throws, its changes are rolled back (and only its own:
     /// other callers batched into the same transaction are unaffected) and the error is
