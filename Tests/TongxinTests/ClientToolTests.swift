@@ -31,11 +31,16 @@ struct ClientToolTests {
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
-    /// One interop server for the suite; it dies with the test process.
+    /// The write end of the server's standard input: held open for the life of the test
+    /// process, whose end closes it and so ends the server.
+    static let serverInput = Pipe()
+
+    /// One interop server for the suite; it exits when the test process ends.
     static let server: (Process, String) = {
         let process = Process()
         process.executableURL = buildDirectory.appendingPathComponent("tongxin-interop")
-        process.arguments = ["serve", "--port", "0", "--threads", "1"]
+        process.arguments = ["serve", "--port", "0", "--threads", "1", "--exit-at-end-of-input"]
+        process.standardInput = serverInput
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -19,8 +19,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks one and prints it)") var port: Int = 10000
     @Option(help: "Host to bind") var host: String = "127.0.0.1"
     @Option(help: "Event loops") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Exit when standard input ends: a test that starts the server gives it a pipe, so the server ends with the test process however that ends.")
+    var exitAtEndOfInput = false
 
     func run() async throws {
+        if self.exitAtEndOfInput {
+            Thread.detachNewThread {
+                while !FileHandle.standardInput.availableData.isEmpty {}
+                Foundation.exit(0)
+            }
+        }
         var configuration = ServerConfiguration(host: self.host, port: self.port, eventLoopCount: self.threads)
         configuration.shutdownGracePeriod = .seconds(2)
         let server = RPCServer(router: TestServiceImpl.router(), configuration: configuration)
