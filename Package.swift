@@ -98,6 +98,7 @@ let package = Package(
             name: "Registry",
             dependencies: [
                 "RegistryCore", "ServiceKit", "RPC", "Model",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -63,15 +63,39 @@ extension RegistryStore {
     /// GetMember (unmasked: masking is the caller-aware service's job).
     /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
     public func getMember(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> RegistryV1.GetMemberResponse {
+        let bytes = try await self.getMemberEncoded(request)
+        do {
+            return try Self.decode(RegistryV1.GetMemberResponse.self, bytes)
+        } catch {
+            throw ServiceError.from(error)
+        }
+    }
+
+    /// GetMember's response, encoded: the stored member's bytes behind the response's field
+    /// tag, so the hot read decodes and re-encodes nothing.
+    /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
+    public func getMemberEncoded(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> [UInt8] {
         guard !request.memberId.isEmpty else {
             throw Validate.invalid("member_id", "required")
         }
         let id = request.memberId
-        let member = try await self.quickRead { connection in try Self.fetchMember(connection, id: id) }
-        guard let member else {
+        let body = try await self.quickRead { connection in
+            try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)])?.bytes(0)
+        }
+        guard let body else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
-        return RegistryV1.GetMemberResponse(member: member)
+        // GetMemberResponse { Member member = 1; }: tag 0x0a, the length as a varint, the bytes.
+        var response: [UInt8] = [0x0A]
+        response.reserveCapacity(body.count + 6)
+        var length = UInt(body.count)
+        while length >= 0x80 {
+            response.append(UInt8(truncatingIfNeeded: length) | 0x80)
+            length >>= 7
+        }
+        response.append(UInt8(length))
+        response.append(contentsOf: body)
+        return response
     }
 
     /// BatchGetMembers: up to 100 ids in one read; unknown ids come back in missing_ids.

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Model
 import RPC
 import RegistryCore
@@ -50,7 +51,20 @@ struct RegistryService: Sendable {
         self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.get().listRegionAncestors(r) }
         self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
         self.unary(&router, API.CreateMember.self) { try await s.get().createMember($0, caller: $1) }
-        self.unary(&router, API.GetMember.self) { r, _ in try await s.get().getMember(r) }
+        // The hot read answers with the stored bytes (no decode and re-encode of the member).
+        router.registerRaw(unary: API.GetMember.descriptor.path) { bytes, _ in
+            let request: RegistryV1.GetMemberRequest
+            do {
+                request = try bytes.withUnsafeReadableBytes { try RegistryV1.GetMemberRequest(serializedBytes: $0) }
+            } catch {
+                throw RPCError(code: .internal, message: "could not parse \(RegistryV1.GetMemberRequest.protoMessageName): \(error)")
+            }
+            do {
+                return ByteBuffer(bytes: try await s.get().getMemberEncoded(request))
+            } catch {
+                throw self.fail(ServiceError.from(error))
+            }
+        }
         self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.get().batchGetMembers(r) }
         self.unary(&router, API.ListMembers.self) { r, _ in try await s.get().listMembers(r) }
         self.unary(&router, API.UpdateMember.self) { try await s.get().updateMember($0, caller: $1) }

@@ -36,6 +36,21 @@ final class DatabaseMetrics: Sendable {
         Gauge(label: "tongxin_db_connections", dimensions: dimensions + [("role", "writer")]).record(1)
     }
 
+    /// Times a read on the calling thread's own connection (no pool, so nothing to count as
+    /// busy).
+    func quickRead<T>(_ body: () throws -> T) throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { self.reads.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
+        do {
+            return try body()
+        } catch {
+            if error is StorageError {
+                self.readErrors.increment()
+            }
+            throw error
+        }
+    }
+
     /// Times a read and counts its reader connection as busy while it runs.
     func read<T>(_ body: () async throws -> T) async throws -> T {
         let start = DispatchTime.now().uptimeNanoseconds

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
+import NIOPosix
 
 /// SQLite through GRDB: a WAL database file with `synchronous = FULL`, so a commit is on disk
 /// (the WAL fsync'd) when it returns.
@@ -18,6 +20,15 @@ public final class SQLiteDatabase: SQLDatabase {
     private let readQueue = DispatchQueue(label: "tongxin.sqlite.read", attributes: .concurrent)
     private let writer: GroupCommitWriter
     private let metrics: DatabaseMetrics
+    /// Each thread's own read-only connection for ``quickRead(_:)``, opened on first use: a
+    /// lookup then takes no pool hand-off and no schema check (GRDB's pool spent more on
+    /// those than on the lookup).
+    /// The thread's slot refers to its connection weakly: ``openedThreadReaders`` owns them,
+    /// so none is torn down by a thread's exit (GRDB must not deinit there) and ``close()``
+    /// closes them all.
+    private let threadReaders = ThreadSpecificVariable<ReaderSlot>()
+    private let openedThreadReaders = NIOLockedValueBox<[DatabaseQueue]?>([])
+    private let readerConfiguration: Configuration
 
     /// Opens (creating if needed) the database at `path` and applies `migrations` that have
     /// not been applied yet, each in its own transaction.
@@ -38,6 +49,9 @@ public final class SQLiteDatabase: SQLDatabase {
             try db.execute(sql: "PRAGMA cache_size = -\(SQLiteDatabase.cacheKiB)")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
+        var readerConfiguration = configuration
+        readerConfiguration.readonly = true
+        self.readerConfiguration = readerConfiguration
         do {
             self.pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -93,18 +107,35 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    /// Runs `body`, one statement, on a reader connection on the calling thread, without
-    /// BEGIN and COMMIT around it (a statement is its own snapshot; GRDB's transaction around
-    /// a one-row lookup cost more than the lookup).
+    /// Runs `body`, one statement, on the calling thread's own read-only connection, without
+    /// BEGIN and COMMIT around it (a statement is its own snapshot).
     public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        let pool = self.pool
-        return try await self.metrics.read {
+        try self.metrics.quickRead {
             do {
-                return try pool.unsafeRead { db in try body(GRDBConnection(db: db)) }
+                return try self.threadReader().inDatabase { db in try body(GRDBConnection(db: db)) }
             } catch let error as DatabaseError {
                 throw SQLiteDatabase.storageError(error)
             }
         }
+    }
+
+    /// The calling thread's read-only connection, opened on first use.
+    private func threadReader() throws -> DatabaseQueue {
+        if let reader = self.threadReaders.currentValue?.reader {
+            return reader
+        }
+        let reader = try DatabaseQueue(path: self.path, configuration: self.readerConfiguration)
+        let kept = self.openedThreadReaders.withLockedValue { readers -> Bool in
+            guard readers != nil else { return false }
+            readers!.append(reader)
+            return true
+        }
+        guard kept else {
+            try? reader.close()
+            throw StorageError.closed
+        }
+        self.threadReaders.currentValue = ReaderSlot(reader)
+        return reader
     }
 
     private func readOnQueue<T: Sendable>(
@@ -142,6 +173,9 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// Finishes queued writes and closes the connections.
     public func close() async throws {
+        for reader in self.openedThreadReaders.withLockedValue({ readers in defer { readers = nil }; return readers ?? [] }) {
+            try? reader.close()
+        }
         self.writer.close()
         try self.pool.close()
     }
@@ -160,6 +194,16 @@ public final class SQLiteDatabase: SQLDatabase {
             }
             return StorageError.engine(detail: detail)
         }
+    }
+}
+
+/// A thread's reference to its read-only connection, which the database owns.
+/// Only its own thread reads or writes it (it lives in thread-specific storage).
+final class ReaderSlot: @unchecked Sendable {
+    weak var reader: DatabaseQueue?
+
+    init(_ reader: DatabaseQueue) {
+        self.reader = reader
     }
 }
 
