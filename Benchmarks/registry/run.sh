@@ -5,7 +5,8 @@
 #   GetMember  h2load on one fixed id (as the echo) and `tongxin load` on random ids;
 #   search     ListMembers by county subtree + category, 20 per page, random counties;
 #   create     durable CreateMember with 64 callers, each request a new valid member;
-#   half load  GetMember at half of its peak rate, open loop (latency from the intended send);
+#   half load  GetMember at half of its peak rate, right after the peak run, open loop (latency
+#              from the intended send);
 #   watch      WatchChanges replaying the whole feed from the start, events/s until caught up
 #              (read by stock grpcio as raw bytes).
 # SQLite: the database file under Benchmarks/results/. PostgreSQL: a throwaway server from
@@ -114,6 +115,12 @@ h2_get=$(h2 "http://$addr/tongxin.registry.v1.RegistryService/GetMember" "$data/
 load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 100 --connections 10 \
     --warmup "${warmup}s" -z "${duration}s" > "$data/get.json"
 
+peak=$(field "$data/get.json" 'r["rate"]')
+half=$("$python" -c "print(int(float('$peak') / 2))")
+echo "GetMember at $half calls/s…" >&2
+load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 200 --connections 10 \
+    --rps "$half" --warmup "${warmup}s" -z "${duration}s" > "$data/half.json"
+
 echo "search…" >&2
 load ListMembers -c 64 --connections 4 --warmup "${warmup}s" -z "${duration}s" --template \
     '{"regionCode":"{{line:'"$data"'/counties.txt}}","category":"{{pick:MEMBER_CATEGORY_PRIVATE_ECONOMY|MEMBER_CATEGORY_NON_PARTY_INTELLECTUAL|MEMBER_CATEGORY_RELIGIOUS|MEMBER_CATEGORY_ETHNIC_MINORITY}}","pageSize":20}' \
@@ -122,12 +129,6 @@ load ListMembers -c 64 --connections 4 --warmup "${warmup}s" -z "${duration}s" -
 echo "create…" >&2
 load CreateMember -c 64 --connections 4 -n "$creates" \
     --template '{{next:'"$data"'/creates.jsonl}}' > "$data/create.json"
-
-peak=$(field "$data/get.json" 'r["rate"]')
-half=$("$python" -c "print(int(float('$peak') / 2))")
-echo "GetMember at $half calls/s…" >&2
-load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 200 --connections 10 \
-    --rps "$half" --warmup "${warmup}s" -z "${duration}s" > "$data/half.json"
 
 echo "WatchChanges…" >&2
 # Stock grpcio with raw bytes (no decoding): counts events (field 1) until a message carries

@@ -115,7 +115,7 @@ struct RegistryServerTests {
         #expect(exported.0 == 0, "\(exported.1)")
         let load = try Self.tongxin([
             "load", address, "tongxin.registry.v1.RegistryService/CreateMember", "--template",
-            "{{next:\(export)/create-requests.jsonl}}", "-n", "20", "-c", "4", "--output", "json",
+            "{{next:\(export)/create-requests.jsonl}}", "-n", "20", "-c", "4", "--output", "json", "-H", "x-tongxin-user: load-test",
         ])
         #expect(load.0 == 0, "\(load.1)")
         #expect(load.1.contains(#""ok": 20"#) || load.1.contains(#""ok":20"#), "\(load.1)")
@@ -123,6 +123,11 @@ struct RegistryServerTests {
             "call", address, "tongxin.registry.v1.RegistryService/GetRegistryStatistics", "-d", #"{"regionCode":"420000"}"#, "--compact",
         ])
         #expect(after.1.contains(#""activeMembers":80,"#), "\(after.1)")
+        // -H reached the server: the load's members were created by the user it named.
+        let listed = try Self.tongxin([
+            "call", address, "tongxin.registry.v1.RegistryService/ListMembers", "-d", #"{"regionCode":"420000","pageSize":100}"#, "--compact",
+        ])
+        #expect(listed.1.components(separatedBy: #""createdBy":"load-test""#).count - 1 == 20, "\(listed.1.prefix(2000))")
     }
 
     @Test("tongxin against the registry: list, describe, call (unary and the WatchChanges stream), health, a short load run")

@@ -52,18 +52,8 @@ struct CallCommand: AsyncParsableCommand {
         }
         var options = CallOptions(deadline: .after(try self.connection.timeout()))
         options.compression = self.gzip ? .gzip : .identity
-        for header in self.header {
-            guard let colon = header.firstIndex(of: ":") else {
-                throw Failure.usage("-H \(header): expected 'key: value'")
-            }
-            let key = header[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if key.hasSuffix("-bin") {
-                guard let bytes = Data(base64Encoded: value) else { throw Failure.usage("-H \(key): a -bin value must be base64") }
-                options.metadata.add(key, binary: Array(bytes))
-            } else {
-                options.metadata.add(key, value)
-            }
+        for entry in try Metadata.parse(headers: self.header) {
+            options.metadata.add(entry)
         }
         let client = try self.connection.client()
         defer { Task { await client.close() } }

@@ -45,6 +45,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(help: "A request template rendered per call ({{seq}}, {{uuid}}, {{rand:MIN:MAX}}, {{pick:a|b}}, {{line:FILE}}, {{next:FILE}}).")
     var template: String?
 
+    @Option(name: .customShort("H"), help: "Metadata sent with every call, as 'key: value' (repeatable; a -bin key takes base64).")
+    var header: [String] = []
+
     @Option(name: .customShort("c"), help: "Concurrent calls (workers).")
     var concurrency: Int = 10
 
@@ -112,6 +115,7 @@ struct LoadCommand: AsyncParsableCommand {
         // client: no thread hop per call, and the calls a worker starts when a batch of
         // responses arrives on a connection go out together on that connection.
         let timeout = try self.connection.timeout()
+        let metadata = try Metadata.parse(headers: self.header)
         let threads = min(self.connections, self.threads ?? AvailableCores.count)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
@@ -126,7 +130,7 @@ struct LoadCommand: AsyncParsableCommand {
         let schedule = self.rps.map { RateSchedule.constant($0) } ?? self.ramp.flatMap { RateSchedule(ramp: $0) }
         let plan = LoadPlan(
             steps: steps, concurrency: self.concurrency, total: self.total,
-            duration: limit, warmup: warmup, schedule: schedule, timeout: timeout)
+            duration: limit, warmup: warmup, schedule: schedule, timeout: timeout, metadata: metadata)
         let result = await LoadRunner(plan: plan, clients: clients, threads: loops.count).run(progress: isatty(2) == 1)
         for client in clients { await client.close() }
         try? await group.shutdownGracefully()
@@ -324,10 +328,16 @@ struct LoadPlan: Sendable {
     let warmup: Duration
     let schedule: RateSchedule?
     let timeout: Duration
+    /// Sent with every call (`-H`).
+    let metadata: Metadata
 
     let totalWeight: Int
 
-    init(steps: [LoadStep], concurrency: Int, total: Int?, duration: Duration?, warmup: Duration, schedule: RateSchedule?, timeout: Duration) {
+    init(
+        steps: [LoadStep], concurrency: Int, total: Int?, duration: Duration?, warmup: Duration, schedule: RateSchedule?,
+        timeout: Duration, metadata: Metadata = Metadata()
+    ) {
+        self.metadata = metadata
         self.steps = steps
         self.concurrency = concurrency
         self.total = total
@@ -510,7 +520,8 @@ struct LoadRunner: Sendable {
     }
 
     nonisolated(nonsending) private static func call(_ client: RPCClient, _ plan: LoadPlan, _ sequence: Int) async -> (Status.Code, String) {
-        let options = CallOptions(deadline: .after(plan.timeout))
+        var options = CallOptions(deadline: .after(plan.timeout))
+        options.metadata = plan.metadata
         let step = plan.step(sequence)
         let request = step.source.request(sequence)
         do {

@@ -91,3 +91,25 @@ enum Failure {
 extension ByteBuffer {
     var bytes: [UInt8] { self.getBytes(at: self.readerIndex, length: self.readableBytes) ?? [] }
 }
+
+extension Metadata {
+    /// Metadata from `-H 'key: value'` flags; a `-bin` key's value is base64.
+    /// - Throws: ``Failure/usage(_:)`` naming the flag that is malformed.
+    static func parse(headers: [String]) throws -> Metadata {
+        var metadata = Metadata()
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":") else {
+                throw Failure.usage("-H \(header): expected 'key: value'")
+            }
+            let key = header[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if key.hasSuffix("-bin") {
+                guard let bytes = Data(base64Encoded: value) else { throw Failure.usage("-H \(key): a -bin value must be base64") }
+                metadata.add(key, binary: Array(bytes))
+            } else {
+                metadata.add(key, value)
+            }
+        }
+        return metadata
+    }
+}
