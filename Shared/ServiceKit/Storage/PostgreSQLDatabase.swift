@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -166,7 +167,23 @@ public final class PostgreSQLDatabase: SQLDatabase {
         self.writer.close()
         self.writerConnection.close()
         self.clientTask.cancel()
-        _ = await self.clientTask.value
+        // The pool's run() returns at once when cancelled, but was seen once (after thousands
+        // of cancelled requests) not to return at all, which held the process after SIGTERM:
+        // wait for it at most 5 s.
+        let clientTask = self.clientTask
+        let stopped = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let resumed = NIOLockedValueBox(false)
+            let finish: @Sendable (Bool) -> Void = { value in
+                if resumed.withLockedValue({ done in defer { done = true }; return !done }) {
+                    continuation.resume(returning: value)
+                }
+            }
+            Task { await clientTask.value; finish(true) }
+            Task { try? await Task.sleep(for: .seconds(5)); finish(false) }
+        }
+        if !stopped {
+            self.logger.warning("the PostgreSQL pool did not stop within 5 s; closing anyway")
+        }
         try await self.threadPool.shutdownGracefully()
     }
 }
