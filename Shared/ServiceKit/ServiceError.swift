@@ -23,6 +23,9 @@ public enum ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     case resourceExhausted(reason: String)
     /// UNAVAILABLE: the storage or a peer is down; retry with backoff.
     case unavailable(reason: String)
+    /// CANCELLED: the caller went away (cancelled the call, or its deadline passed) while the
+    /// operation waited; nothing went wrong on this side, so nothing is logged as an error.
+    case cancelled
     /// INTERNAL: anything else. `cause` is for the log, never for the caller.
     case `internal`(cause: String)
 
@@ -48,6 +51,8 @@ public enum ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
             return reason
         case .unavailable(let reason):
             return reason
+        case .cancelled:
+            return "the call was cancelled"
         case .internal:
             return "internal error"
         }
@@ -55,11 +60,15 @@ public enum ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension ServiceError {
-    /// `error` as a service error: itself if it is one, storage connection failures as
-    /// `unavailable`, anything else as `internal` with the cause for the log.
+    /// `error` as a service error: itself if it is one, a `CancellationError` as `cancelled`,
+    /// storage connection failures as `unavailable`, anything else as `internal` with the
+    /// cause for the log.
     public static func from(_ error: any Error) -> ServiceError {
         if let error = error as? ServiceError {
             return error
+        }
+        if error is CancellationError {
+            return .cancelled
         }
         if let error = error as? StorageError {
             switch error {

@@ -77,6 +77,14 @@ struct ServiceRuntimeTests {
         await server.shutdown()
     }
 
+    @Test("a caller's cancellation is CANCELLED, not an internal error")
+    func cancellation() {
+        #expect(ServiceError.from(CancellationError()) == .cancelled)
+        let error = ServiceError.cancelled.rpcError(domain: "test", logger: Logger(label: "test"))
+        #expect(error.code == .cancelled)
+        #expect(ServiceError.from(StorageError.engine(detail: "x")) == .internal(cause: "database error: x"))
+    }
+
     @Test("flags: defaults, and clear errors for bad addresses and levels")
     func flags() throws {
         let defaults = try ServiceOptions.parse([])

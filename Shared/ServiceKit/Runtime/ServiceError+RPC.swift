@@ -14,6 +14,7 @@ extension ServiceError {
         case .permissionDenied: return .permissionDenied
         case .resourceExhausted: return .resourceExhausted
         case .unavailable: return .unavailable
+        case .cancelled: return .cancelled
         case .internal: return .internal
         }
     }
@@ -50,6 +51,8 @@ extension ServiceError {
             reason = "RESOURCE_EXHAUSTED"
         case .unavailable:
             reason = "UNAVAILABLE"
+        case .cancelled:
+            return RPCError(code: .cancelled, message: self.description)
         case .internal(let cause):
             logger.error("internal error", metadata: ["cause": "\(cause)"])
             return RPCError(code: .internal, message: "internal error")

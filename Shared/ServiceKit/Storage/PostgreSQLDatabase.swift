@@ -143,6 +143,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
             }
         } catch let error as PSQLError {
             throw BlockingPostgresConnection.storageError(error)
+        } catch where Task.isCancelled {
+            // The caller went away while the read waited for a pooled connection.
+            throw CancellationError()
         }
     }
 
