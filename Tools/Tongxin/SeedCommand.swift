@@ -313,10 +313,12 @@ enum MemberFactory {
         let categories = RegistryV1.MemberCategory.allCases.filter { $0 != .unspecified }
         let category = categories[number % categories.count]
         let county = String(home.prefix(6))
-        // Birth date and sequence come from the member's number through a bijection, so no
-        // two members of a seed (up to 999 × 17,136 of them) share a resident ID number.
-        let sequence = number % 999 + 1
-        let dayIndex = (number / 999 % 17_136) * 7_919 % 17_136  // 7,919 is prime to 17,136
+        // Birth date and sequence come from the member's number through a bijection of the
+        // 999 × 17,136 (sequence, day) pairs — multiplying by 1,000,003, prime to their count —
+        // so no two members of a seed share a resident ID number and neighbours look unrelated.
+        let slot = number % 17_118_864 * 1_000_003 % 17_118_864
+        let sequence = slot % 999 + 1
+        let dayIndex = slot / 999
         let year = 1950 + dayIndex / (12 * 28)
         let month = dayIndex / 28 % 12 + 1
         let day = dayIndex % 28 + 1
