@@ -491,7 +491,9 @@ struct LoadRunner: Sendable {
                             let offset = schedule.time(ofCall: sequence, length: Double((plan.duration ?? .zero).components.seconds))
                             let due = measureFrom + .nanoseconds(Int64(offset * 1e9)) - plan.warmup
                             if let stopAt, due >= stopAt { break }
-                            if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
+                            // No tolerance: a timer coalesced late (the default allows it) would
+                            // count as the server's latency, since it is measured from `due`.
+                            if due > clock.now { try? await Task.sleep(until: due, tolerance: .zero, clock: clock) }
                             began = due
                         } else {
                             began = clock.now
