@@ -17,6 +17,7 @@ rounds="${3:-1}"
 results="$root/Benchmarks/results"
 mkdir -p "$results"
 python="${TONGXIN_PYTHON:-python3}"
+. "$root/Benchmarks/lib.sh"
 
 echo "building…" >&2
 (cd "$root" && swift build -c release --scratch-path .build-bench --product tongxin-interop >&2)
@@ -24,22 +25,17 @@ echo "building…" >&2
 bin="$root/.build-bench/release"
 
 body="$results/load-request.bin"
-"$python" - "$body" <<'PY'
-import struct, sys
-inner = b"\x12" + bytes([100]) + b"x" * 100
-message = b"\x1a" + bytes([len(inner)]) + inner
-open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(message)) + message)
-PY
+echo_request_frame "$body"
 
 port=50650
 taskset -c 0 "$bin/tongxin-interop" echo --port $port --threads 1 > /dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+wait_port $port
 
 url="http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall"
 h2() { taskset -c 1 h2load -c 10 -m 10 -D "$1" -H 'content-type: application/grpc' -H 'te: trailers' "${@:2}" -d "$body" "$url"; }
-json='{"payload":{"body":"'$(head -c 100 /dev/zero | tr '\0' 'x' | base64 -w0)'"}}'
+json=$(echo_request_json)
 tx() { taskset -c 1 "$bin/tongxin" load "127.0.0.1:$port" grpc.testing.TestService/UnaryCall -d "$json" \
     -c 100 --connections 10 --warmup "${warmup}s" -z "${duration}s" --output json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["rate"])'; }
 rate() { sed -n 's/.* \([0-9.]*\) req\/s.*/\1/p' | head -1; }

@@ -27,6 +27,7 @@ results="$root/Benchmarks/results"
 data="$results/registry-$engine"
 mkdir -p "$data"
 python="${TONGXIN_PYTHON:-python3}"
+. "$root/Benchmarks/lib.sh"
 
 if [ -z "${BIN:-}" ]; then
     echo "building…" >&2
@@ -43,7 +44,6 @@ cleanup() {
     if [ "$engine" = postgres ]; then TONGXIN_PG_STATE="$data/pg.state" "$root/scripts/postgres.sh" stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 case "$engine" in
 sqlite) database="sqlite:$data/registry.sqlite" ;;
@@ -155,15 +155,10 @@ echo_port=50661
 taskset -c 0 "$bin/tongxin-interop" echo --port $echo_port --threads 1 > /dev/null 2>&1 &
 pids+=($!)
 wait_port $echo_port
-"$python" - "$data/echo.bin" <<'PY'
-import struct, sys
-inner = b"\x12" + bytes([100]) + b"x" * 100
-message = b"\x1a" + bytes([len(inner)]) + inner
-open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(message)) + message)
-PY
+echo_request_frame "$data/echo.bin"
 h2_echo=$(h2 "http://127.0.0.1:$echo_port/grpc.testing.TestService/UnaryCall" "$data/echo.bin")
 taskset -c 1 "$tx" load "127.0.0.1:$echo_port" grpc.testing.TestService/UnaryCall --output json \
-    -d '{"payload":{"body":"'"$(head -c 100 /dev/zero | tr '\0' 'x' | base64 -w0)"'"}}' \
+    -d "$(echo_request_json)" \
     -c 100 --connections 10 --warmup "${warmup}s" -z "${duration}s" > "$data/echo.json"
 
 "$python" - "$data" "$engine" "$members" "$seed_seconds" "$h2_echo" "$h2_get" "$watch_line" <<'PY' | tee "$data/results.md"

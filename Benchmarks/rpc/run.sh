@@ -12,6 +12,7 @@ warmup="${2:-3}"
 results="$root/Benchmarks/results"
 mkdir -p "$results"
 python="${TONGXIN_PYTHON:-python3}"
+. "$root/Benchmarks/lib.sh"
 
 # Prebuilt servers may be given as TONGXIN_BIN, GRPC_CPP_BIN, GRPC_SWIFT_BIN.
 echo "building…" >&2
@@ -27,12 +28,7 @@ grpcswift="${GRPC_SWIFT_BIN:-$here/grpc-swift/.build-gs2/release/EchoServer}"
 
 # SimpleRequest{payload{body: 100 × 'x'}} framed as one gRPC message.
 body="$results/request.bin"
-"$python" - "$body" <<'PY'
-import struct, sys
-inner = b"\x12" + bytes([100]) + b"x" * 100
-message = b"\x1a" + bytes([len(inner)]) + inner
-open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(message)) + message)
-PY
+echo_request_frame "$body"
 mkdir -p "$results/htdocs" && head -c 100 /dev/zero > "$results/htdocs/small"
 
 run() {  # name port url [h2load args…]
@@ -58,7 +54,7 @@ start() {  # port command…  (pinned to core 0; waits for the port)
     local port="$1"; shift
     taskset -c 0 "$@" > /dev/null 2>&1 &
     echo $!
-    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
+    wait_port "$port" || true
 }
 
 grpc_args=(-H 'content-type: application/grpc' -H 'te: trailers' -d "$body")

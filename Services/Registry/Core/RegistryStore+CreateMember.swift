@@ -100,18 +100,10 @@ final class MemberCreation: SQLBatchWrite {
         listings: [String: [RegistryV1.NegativeListEntry]]
     ) throws {
         let member = item.member
-        guard let region = regions[member.regionCode] else {
-            throw ServiceError.notFound(resource: "tongxin.registry.v1.Region", name: member.regionCode)
-        }
-        guard region.active else {
-            throw ServiceError.failedPrecondition(
-                reason: "region \(member.regionCode) is inactive and accepts no new records",
-                subject: "member.region_code", errorReason: "INVALID_STATE_TRANSITION")
-        }
+        _ = try RegistryStore.requireActive(regions[member.regionCode], code: member.regionCode, field: "member.region_code")
         let number = member.residentIdNumber
         if !number.isEmpty && (takenIDs.contains(number) || claimedIDs.contains(number)) {
-            throw ServiceError.alreadyExists(
-                resource: "tongxin.registry.v1.Member", name: "resident_id_number " + RegistryStore.maskedID(number))
+            throw RegistryStore.residentIDTaken(number)
         }
         try RegistryStore.requireNotListed(member, today: item.today) { listings[$0] ?? [] }
     }
@@ -197,7 +189,7 @@ final class MemberCreation: SQLBatchWrite {
                 let rows = try connection.query(
                     """
                     SELECT request_id, request, response, create_us FROM idempotency
-                    WHERE caller_id = ? AND method = ? AND request_id IN (\(Self.marks(chunk.count)))
+                    WHERE caller_id = ? AND method = ? AND request_id IN (\(SQLText.placeholders(chunk.count)))
                     """,
                     [.text(caller), .text(Self.method)] + chunk.map { .text($0) })
                 for row in rows {
@@ -219,7 +211,7 @@ final class MemberCreation: SQLBatchWrite {
         var regions: [String: RegistryV1.Region] = [:]
         for chunk in Self.chunks(Array(Set(codes)).sorted()) {
             for row in try connection.query(
-                "SELECT code, body FROM regions WHERE code IN (\(Self.marks(chunk.count)))", chunk.map { .text($0) })
+                "SELECT code, body FROM regions WHERE code IN (\(SQLText.placeholders(chunk.count)))", chunk.map { .text($0) })
             {
                 regions[row.string(0)] = try RegistryStore.decode(RegistryV1.Region.self, row.bytes(1))
             }
@@ -232,7 +224,7 @@ final class MemberCreation: SQLBatchWrite {
         var taken: Set<String> = []
         for chunk in Self.chunks(Array(Set(numbers.filter { !$0.isEmpty })).sorted()) {
             for row in try connection.query(
-                "SELECT resident_id FROM members WHERE resident_id IN (\(Self.marks(chunk.count))) AND status IN (1, 2, 3)",
+                "SELECT resident_id FROM members WHERE resident_id IN (\(SQLText.placeholders(chunk.count))) AND status IN (1, 2, 3)",
                 chunk.map { .text($0) })
             {
                 taken.insert(row.string(0))
@@ -248,7 +240,7 @@ final class MemberCreation: SQLBatchWrite {
         var entries: [String: [RegistryV1.NegativeListEntry]] = [:]
         for chunk in Self.chunks(Array(Set(identifiers)).sorted()) {
             for row in try connection.query(
-                "SELECT identifier, body FROM negative_list WHERE identifier IN (\(Self.marks(chunk.count))) ORDER BY create_us, id",
+                "SELECT identifier, body FROM negative_list WHERE identifier IN (\(SQLText.placeholders(chunk.count))) ORDER BY create_us, id",
                 chunk.map { .text($0) })
             {
                 entries[row.string(0), default: []].append(
@@ -260,9 +252,5 @@ final class MemberCreation: SQLBatchWrite {
 
     private static func chunks(_ keys: [String]) -> [ArraySlice<String>] {
         stride(from: 0, to: keys.count, by: insertChunk).map { keys[$0..<min(keys.count, $0 + insertChunk)] }
-    }
-
-    private static func marks(_ count: Int) -> String {
-        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 }

@@ -79,9 +79,7 @@ extension RegistryStore {
             throw Validate.invalid("member_id", "required")
         }
         let id = request.memberId
-        let body = try await self.quickRead { connection in
-            try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)])?.bytes(0)
-        }
+        let body = try await self.quickRead { connection in try Self.fetchMemberBody(connection, id: id) }
         guard let body else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
@@ -118,7 +116,7 @@ extension RegistryStore {
         }
         let wanted = ids
         return try await self.quickRead { connection in
-            let marks = Array(repeating: "?", count: wanted.count).joined(separator: ", ")
+            let marks = SQLText.placeholders(wanted.count)
             let rows = try connection.query(
                 "SELECT id, body FROM members WHERE id IN (\(marks))", wanted.map { .text($0) })
             var found: [String: RegistryV1.Member] = [:]
@@ -378,7 +376,7 @@ extension RegistryStore {
             var sql = "SELECT seq, body FROM history WHERE member_id = ?"
             var parameters: [SQLValue] = [.text(id)]
             if !kinds.isEmpty {
-                sql += " AND event_kind IN (\(Array(repeating: "?", count: kinds.count).joined(separator: ", ")))"
+                sql += " AND event_kind IN (\(SQLText.placeholders(kinds.count)))"
                 parameters += kinds.map { .integer($0) }
             }
             if let after {
@@ -403,10 +401,12 @@ extension RegistryStore {
     // MARK: - Rows
 
     static func fetchMember(_ connection: any SQLConnection, id: String) throws -> RegistryV1.Member? {
-        guard let row = try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)]) else {
-            return nil
-        }
-        return try Self.decode(RegistryV1.Member.self, row.bytes(0))
+        try Self.fetchMemberBody(connection, id: id).map { try Self.decode(RegistryV1.Member.self, $0) }
+    }
+
+    /// The stored bytes of member `id`, or nil.
+    static func fetchMemberBody(_ connection: any SQLConnection, id: String) throws -> [UInt8]? {
+        try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)])?.bytes(0)
     }
 
     /// Writes the member's row, its tag rows (categories, specialties) and its tallies.
@@ -515,9 +515,13 @@ extension RegistryStore {
             "SELECT id FROM members WHERE resident_id = ? AND status IN (1, 2, 3) AND id <> ?",
             [.text(number), .text(id ?? "")])
         if row != nil {
-            throw ServiceError.alreadyExists(
-                resource: "tongxin.registry.v1.Member", name: "resident_id_number " + Self.maskedID(number))
+            throw Self.residentIDTaken(number)
         }
+    }
+
+    /// ALREADY_EXISTS for a resident ID number a live member holds (masked in the message).
+    static func residentIDTaken(_ number: String) -> ServiceError {
+        .alreadyExists(resource: "tongxin.registry.v1.Member", name: "resident_id_number " + Self.maskedID(number))
     }
 
     static func maskedID(_ number: String) -> String {

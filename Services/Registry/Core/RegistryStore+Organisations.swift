@@ -333,7 +333,7 @@ extension RegistryStore {
             var sql = "SELECT seq, body FROM history WHERE organisation_id = ?"
             var parameters: [SQLValue] = [.text(id)]
             if !kinds.isEmpty {
-                sql += " AND event_kind IN (\(Array(repeating: "?", count: kinds.count).joined(separator: ", ")))"
+                sql += " AND event_kind IN (\(SQLText.placeholders(kinds.count)))"
                 parameters += kinds.map { .integer($0) }
             }
             if let after {

@@ -142,7 +142,7 @@ extension RegistryStore {
             let (low, high) = RegionKeys.subtree(region)
             let ancestors = ([region] + region.ancestors).map { $0.padded12 }
             conditions.append(
-                "(region_key BETWEEN ? AND ? OR region_key IN (\(Array(repeating: "?", count: ancestors.count).joined(separator: ", "))))")
+                "(region_key BETWEEN ? AND ? OR region_key IN (\(SQLText.placeholders(ancestors.count))))")
             parameters += [.text(low), .text(high)] + ancestors.map { .text($0) }
         }
         if request.subjectKind != .unspecified {

@@ -261,7 +261,13 @@ extension RegistryStore {
     static func requireActiveRegion(
         _ connection: any SQLConnection, code: String, field: String
     ) throws -> RegistryV1.Region {
-        guard let region = try Self.fetchRegion(connection, code: code) else {
+        try Self.requireActive(try Self.fetchRegion(connection, code: code), code: code, field: field)
+    }
+
+    /// `region` (fetched for `code`) if it exists and is active; else NOT_FOUND or
+    /// FAILED_PRECONDITION as ``requireActiveRegion(_:code:field:)`` throws them.
+    static func requireActive(_ region: RegistryV1.Region?, code: String, field: String) throws -> RegistryV1.Region {
+        guard let region else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Region", name: code)
         }
         guard region.active else {

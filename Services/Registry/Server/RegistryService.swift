@@ -52,13 +52,7 @@ struct RegistryService: Sendable {
         self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
         self.unary(&router, API.CreateMember.self) { try await s.get().createMember($0, caller: $1) }
         // The hot read answers with the stored bytes (no decode and re-encode of the member).
-        router.registerRaw(unary: API.GetMember.descriptor.path) { bytes, _ in
-            let request: RegistryV1.GetMemberRequest
-            do {
-                request = try bytes.withUnsafeReadableBytes { try RegistryV1.GetMemberRequest(serializedBytes: $0) }
-            } catch {
-                throw RPCError(code: .internal, message: "could not parse \(RegistryV1.GetMemberRequest.protoMessageName): \(error)")
-            }
+        router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, _: ServerContext) in
             do {
                 return ByteBuffer(bytes: try await s.get().getMemberEncoded(request))
             } catch {

@@ -70,6 +70,18 @@ extension Router {
         }
     }
 
+    /// Registers a unary handler for `method` whose response is already encoded (bytes of
+    /// `M.Output`, e.g. a stored record behind its field tag): the request is decoded as the
+    /// typed unary registration decodes it; the response is sent as it is.
+    public mutating func registerEncoded<M: RPCMethod>(
+        _ method: M.Type, _ handler: @escaping @Sendable (M.Input, ServerContext) async throws -> ByteBuffer
+    ) {
+        precondition(M.descriptor.kind == .unary, "\(M.descriptor.path) is \(M.descriptor.kind), not unary")
+        self.registerRaw(unary: M.descriptor.path) { request, context in
+            try await handler(M.Input.decode(from: request), context)
+        }
+    }
+
     /// Registers a server-streaming handler for `method`.
     public mutating func register<M: RPCMethod>(
         _ method: M.Type, _ handler: @escaping @Sendable (M.Input, ServerContext, ResponseWriter<M.Output>) async throws -> Void

@@ -44,10 +44,7 @@ final class DatabaseMetrics: Sendable {
         do {
             return try body()
         } catch {
-            if error is StorageError {
-                self.readErrors.increment()
-            }
-            throw error
+            try self.counted(error)
         }
     }
 
@@ -62,11 +59,16 @@ final class DatabaseMetrics: Sendable {
         do {
             return try await body()
         } catch {
-            // Only the engine's failures: what the body throws (NOT_FOUND …) is business.
-            if error is StorageError {
-                self.readErrors.increment()
-            }
-            throw error
+            try self.counted(error)
         }
+    }
+
+    /// Counts `error` if it is the engine's (what a body throws, NOT_FOUND …, is business),
+    /// and rethrows it.
+    private func counted(_ error: any Error) throws -> Never {
+        if error is StorageError {
+            self.readErrors.increment()
+        }
+        throw error
     }
 }

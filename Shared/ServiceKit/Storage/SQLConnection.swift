@@ -54,7 +54,7 @@ extension SQLConnection {
         var start = 0
         while start < rows.count {
             let end = min(rows.count, start + insertChunk)
-            let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            let tuple = "(" + SQLText.placeholders(columns.count) + ")"
             let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
                 + Array(repeating: tuple, count: end - start).joined(separator: ", ")
                 + (suffix.isEmpty ? "" : " " + suffix)
@@ -118,6 +118,14 @@ public protocol SQLDatabase: Sendable {
     /// Finishes pending writes and closes every connection. Later calls fail with
     /// ``StorageError/closed``.
     func close() async throws
+}
+
+/// Pieces of SQL text both engines accept.
+public enum SQLText {
+    /// `?, ?, …`: `count` placeholders, for an `IN (…)` list or a row of values.
+    public static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
 }
 
 /// Rows per statement of ``SQLConnection/insert(into:_:rows:suffix:)``: few enough for both
