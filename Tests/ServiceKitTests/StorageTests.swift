@@ -67,6 +67,24 @@ struct StorageTests {
                 try connection.queryOne("SELECT SUM(id), COUNT(*), SUM(id) / 2.0 FROM items")
             }
             #expect(sums?.values == [.integer(1), .integer(1), .real(0.5)])
+            // Empty text and bytes stay empty, not NULL; doubles and negative integers keep
+            // their values.
+            try await database.write { connection in
+                try connection.execute(
+                    "INSERT INTO items (id, name, data, note) VALUES (?, ?, ?, ?)", [-2, "", .blob([]), nil])
+            }
+            let edges = try await database.read { connection in
+                try connection.queryOne(
+                    "SELECT id, name, data, name IS NULL, data IS NULL, CAST(? AS DOUBLE PRECISION) * 2 FROM items WHERE id = ?",
+                    [.real(-1.25), -2])
+            }
+            #expect(edges?.values == [.integer(-2), .text(""), .blob([]), .integer(0), .integer(0), .real(-2.5)])
+            // A parameter count that does not match the statement is an error, not a crash.
+            await #expect(throws: StorageError.self) {
+                try await database.read { connection in
+                    try connection.query("SELECT id FROM items WHERE id = ? AND name = ?", [1])
+                }
+            }
 
             // Many writers at once: the one that breaks a constraint fails alone.
             let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
@@ -100,14 +118,14 @@ struct StorageTests {
             }
             // Group commit: the 40 concurrent writes shared fewer transactions than 40.
             let statistics = database.writeStatistics
-            #expect(statistics.writes == 41)
-            #expect(statistics.transactions < 41)
+            #expect(statistics.writes == 42)  // and the two single writes above
+            #expect(statistics.transactions < 42)
             #expect(outcomes.count == 40)
             #expect(outcomes.filter { !$0.value }.map(\.key) == [20])
             let count = try await database.read { connection in
                 try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0)
             }
-            #expect(count == Int64(1 + 39 * 2))
+            #expect(count == Int64(2 + 39 * 2))
             let orphan = try await database.read { connection in
                 try connection.queryOne("SELECT COUNT(*) FROM items WHERE id = 1020")?.int64(0)
             }

@@ -215,15 +215,7 @@ struct GRDBConnection: SQLConnection {
 
     func query(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
         do {
-            let statement = try self.db.cachedStatement(sql: sql)
-            try statement.setArguments(StatementArguments(parameters.map(Self.databaseValue)))
-            let columns = statement.columnNames
-            var rows: [SQLRow] = []
-            let cursor = try Row.fetchCursor(statement)
-            while let row = try cursor.next() {
-                rows.append(SQLRow(columns: columns, values: row.databaseValues.map(Self.sqlValue)))
-            }
-            return rows
+            return try SQLiteStatementRunner(self.db.cachedStatement(sql: sql), on: self.db).rows(parameters)
         } catch {
             throw SQLiteDatabase.storageError(error)
         }
@@ -231,47 +223,20 @@ struct GRDBConnection: SQLConnection {
 
     func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
         do {
-            if parameters.isEmpty && sql.contains(";") {
-                // Several statements (a migration step): compiled once, not cached.
-                try self.db.execute(sql: sql)
-            } else {
-                let statement = try self.db.cachedStatement(sql: sql)
-                try statement.setArguments(StatementArguments(parameters.map(Self.databaseValue)))
-                try statement.execute()
+            if parameters.isEmpty {
+                // Transaction control (BEGIN, COMMIT, savepoints) and schema steps go through
+                // GRDB, which follows the transaction state by them; a migration step of
+                // several statements is compiled once, not cached.
+                if sql.contains(";") {
+                    try self.db.execute(sql: sql)
+                } else {
+                    try self.db.cachedStatement(sql: sql).execute()
+                }
+                return self.db.changesCount
             }
-            return self.db.changesCount
+            return try SQLiteStatementRunner(self.db.cachedStatement(sql: sql), on: self.db).run(parameters)
         } catch {
             throw SQLiteDatabase.storageError(error)
-        }
-    }
-
-    private static func databaseValue(_ value: SQLValue) -> DatabaseValue {
-        switch value {
-        case .null:
-            return .null
-        case .integer(let value):
-            return value.databaseValue
-        case .real(let value):
-            return value.databaseValue
-        case .text(let value):
-            return value.databaseValue
-        case .blob(let bytes):
-            return Data(bytes).databaseValue
-        }
-    }
-
-    private static func sqlValue(_ value: DatabaseValue) -> SQLValue {
-        switch value.storage {
-        case .null:
-            return .null
-        case .int64(let value):
-            return .integer(value)
-        case .double(let value):
-            return .real(value)
-        case .string(let value):
-            return .text(value)
-        case .blob(let data):
-            return .blob([UInt8](data))
         }
     }
 }
