@@ -330,7 +330,8 @@ extension RegistryStore {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: id)
             }
             // Membership events are the member's entries that name the organisation.
-            var sql = "SELECT seq, body FROM history WHERE organisation_id = ?"
+            // (`<> ''` lets both engines use the partial index history_organisation.)
+            var sql = "SELECT seq, body FROM history WHERE organisation_id = ? AND organisation_id <> ''"
             var parameters: [SQLValue] = [.text(id)]
             if !kinds.isEmpty {
                 sql += " AND event_kind IN (\(SQLText.placeholders(kinds.count)))"
