@@ -131,6 +131,24 @@ struct ClientToolTests {
         for key in ["p50", "p90", "p99", "p99.9", "max", "mean"] { #expect(latency[key] != nil, "\(key)") }
     }
 
+    @Test("load: templates take lines from a file and leave unknown placeholders as written")
+    func templateLinesAndUnknown() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("only\n".utf8).write(to: file)
+        let result = try Self.tongxin([
+            "load", self.address, "grpc.testing.TestService/UnaryCall",
+            "--template", #"{"responseStatus": {"code": 5, "message": "{{line:"# + file.path + #"}}|{{other}}|{{seq"}}"#,
+            "-c", "2", "-n", "10", "--output", "json",
+        ])
+        // No call succeeded (each asked for NOT_FOUND): the report, then exit status 1.
+        #expect(result.status == 1, "\(result.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let codes = try #require(json["statusCodes"] as? [[String: Any]])
+        #expect(codes.first?["sample"] as? String == "only|{{other}}|{{seq")
+        #expect(codes.first?["count"] as? Int == 10)
+    }
+
     @Test("load: open loop at a fixed rate keeps the rate, and writes an HTML report")
     func openLoopHTML() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString).html")

@@ -26,6 +26,10 @@ public final class RPCClient: Sendable {
     /// between the loop and Swift's global executor on every call.
     public let taskExecutor: any TaskExecutor
 
+    /// The event loop behind ``taskExecutor``: a task there can wait on the loop's own timers
+    /// (no hop to another thread and back, as `Task.sleep` takes).
+    public let eventLoop: any EventLoop
+
     /// A client for `targets` (`host:port` each) on its own `configuration.eventLoopCount`
     /// threads. Throws `RPCError(.invalidArgument)` for a malformed target. Connections open on
     /// the first call.
@@ -47,7 +51,8 @@ public final class RPCClient: Sendable {
         self.configuration = configuration
         self.group = group
         self.ownsGroup = ownsGroup
-        self.taskExecutor = EventLoopTaskExecutor(loop: group.next())
+        self.eventLoop = group.next()
+        self.taskExecutor = EventLoopTaskExecutor(loop: self.eventLoop)
         self.connections = endpoints.map { ClientConnection(host: $0.host, port: $0.port, group: group, configuration: configuration) }
         self.authority = authority
     }

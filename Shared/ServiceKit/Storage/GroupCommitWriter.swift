@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// The one writer of a database: a dedicated thread that takes every write waiting at the
 /// moment, runs them one after another in a single transaction (each inside its own
@@ -21,6 +23,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         let complete: ((any Error)?) -> Void
         /// When it was queued (uptime nanoseconds), for the write timer.
         var queued: UInt64 = 0
+        /// The event loop it was queued from, if any: the writer completes the jobs of one
+        /// loop with one hop onto it, not one cross-thread wake-up per caller.
+        var loop: (any EventLoop)? = nil
     }
 
     /// One item of a batched write, type-erased: which batch kind it belongs to, where its
@@ -70,6 +75,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     func submit(_ job: Job) {
         var job = job
         job.queued = DispatchTime.now().uptimeNanoseconds
+        job.loop = MultiThreadedEventLoopGroup.currentEventLoop
         self.condition.lock()
         if self.closing {
             self.condition.unlock()
@@ -167,8 +173,26 @@ final class GroupCommitWriter: @unchecked Sendable {
                 metrics.writes.recordNanoseconds(Int64(finished - job.queued))
             }
         }
-        for job in batch {
-            job.complete(failure)
+        Self.complete(batch, failure)
+    }
+
+    /// Completes `jobs`: those queued from an event loop on that loop, in one hop per loop;
+    /// the others here.
+    private static func complete(_ jobs: [Job], _ failure: (any Error)?) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, jobs: [Job])] = [:]
+        for job in jobs {
+            guard let loop = job.loop else {
+                job.complete(failure)
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].jobs.append(job)
+        }
+        for (loop, jobs) in byLoop.values {
+            loop.execute {
+                for job in jobs {
+                    job.complete(failure)
+                }
+            }
         }
     }
 
