@@ -171,6 +171,21 @@ struct RegistryServerTests {
         #expect(status == 0)
     }
 
+    @Test("a change retention under the promised 7 days is refused at start, naming the flag")
+    func shortRetentionRefused() throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["--change-retention-days", "3", "--admin-listen", "off"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(output.contains("--change-retention-days must be at least 7"), "\(output)")
+    }
+
     @Test("SIGTERM drains and exits cleanly")
     func sigterm() throws {
         let (process, _, data) = try Self.start()

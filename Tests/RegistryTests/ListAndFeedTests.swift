@@ -1,3 +1,4 @@
+import Foundation
 import Model
 import RegistryCore
 import ServiceKit
@@ -114,6 +115,34 @@ struct ListAndFeedTests {
         }
     }
 
+    @Test("pruning drops changes older than the cutoff, oldest first, and keeps the newest", arguments: Engine.allCases)
+    func pruneChanges(engine: Engine) async throws {
+        let clock = TestClock(Fixtures.noon())
+        try await withStore(engine, now: { clock.now }) { store in
+            try await Fixtures.importTree(store)
+            for index in 0..<3 {
+                _ = try await Fixtures.create(store, Fixtures.member("旧\(index)", id: index * 2 + 1))
+            }
+            let old = try await store.changeFeedBounds().latest
+            clock.now += 8 * 86_400_000_000
+            _ = try await Fixtures.create(store, Fixtures.member("新0", id: 11))
+            _ = try await Fixtures.create(store, Fixtures.member("新1", id: 13))
+            let latest = try await store.changeFeedBounds().latest
+            #expect(latest == old + 2)
+
+            // Chunks of 4 from the oldest: every change from the first day goes, in several writes.
+            let deleted = try await store.pruneChanges(before: Fixtures.noon() + 86_400_000_000, chunk: 4)
+            #expect(deleted == Int(old))
+            #expect(try await store.changeFeedBounds().oldest == old + 1)
+            #expect(try await store.changes(after: 0, limit: 100).events.map(\.sequence) == [old + 1, old + 2])
+            // Nothing newer than the cutoff goes; the newest stays even when it is older.
+            #expect(try await store.pruneChanges(before: Fixtures.noon()) == 0)
+            #expect(try await store.pruneChanges(before: clock.now + 1) == 1)
+            let bounds = try await store.changeFeedBounds()
+            #expect(bounds.oldest == latest && bounds.latest == latest)
+        }
+    }
+
     @Test("statistics roll counts up the tree", arguments: Engine.allCases)
     func statistics(engine: Engine) async throws {
         try await withStore(engine) { store in
@@ -202,5 +231,20 @@ struct ListAndFeedTests {
 enum RegionKey {
     static func of(_ code: String) -> String {
         (try? RegionCode(validating: code))?.padded12 ?? code
+    }
+}
+
+/// A clock a test moves by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64
+
+    init(_ value: Int64) {
+        self.value = value
+    }
+
+    var now: Int64 {
+        get { self.lock.withLock { self.value } }
+        set { self.lock.withLock { self.value = newValue } }
     }
 }

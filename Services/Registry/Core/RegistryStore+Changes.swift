@@ -61,12 +61,26 @@ extension RegistryStore {
     }
 
     /// Deletes changes committed before `microseconds` (UTC), keeping the newest one so the
-    /// feed's position survives; returns how many were deleted.
-    public func pruneChanges(before microseconds: Int64) async throws(ServiceError) -> Int {
-        try await self.write { connection in
-            try connection.execute(
-                "DELETE FROM changes WHERE change_us < ? AND sequence < (SELECT MAX(sequence) FROM changes)",
-                [.integer(microseconds)])
+    /// feed's position survives; returns how many were deleted. Works from the oldest in
+    /// chunks of `chunk`, each its own write, so a large backlog never holds the writer long
+    /// and a chunk never scans past the oldest `chunk` changes.
+    public func pruneChanges(before microseconds: Int64, chunk: Int = 1000) async throws(ServiceError) -> Int {
+        var deleted = 0
+        while true {
+            let count = try await self.write { connection in
+                try connection.execute(
+                    """
+                    DELETE FROM changes WHERE sequence IN (
+                        SELECT sequence FROM (SELECT sequence, change_us FROM changes ORDER BY sequence LIMIT ?) oldest
+                        WHERE change_us < ?)
+                    AND sequence < (SELECT MAX(sequence) FROM changes)
+                    """,
+                    [.int(chunk), .integer(microseconds)])
+            }
+            deleted += count
+            if count < chunk {
+                return deleted
+            }
         }
     }
 }

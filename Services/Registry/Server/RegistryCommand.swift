@@ -22,6 +22,17 @@ struct RegistryCommand: AsyncParsableCommand {
     @Option(help: "sqlite:PATH or postgres://user:pass@host:port/db. Env: TONGXIN_DATABASE.")
     var database: String = ProcessInfo.processInfo.environment["TONGXIN_DATABASE"] ?? "sqlite:./data/registry.sqlite"
 
+    @Option(
+        name: .customLong("change-retention-days"),
+        help: "Days the change feed keeps a change (at least 7, as WatchChanges promises); older ones are pruned every hour. Env: TONGXIN_CHANGE_RETENTION_DAYS.")
+    var changeRetentionDays: Int = Int(ProcessInfo.processInfo.environment["TONGXIN_CHANGE_RETENTION_DAYS"] ?? "") ?? 7
+
+    func validate() throws {
+        guard self.changeRetentionDays >= 7 else {
+            throw ValidationError("--change-retention-days must be at least 7 (WatchChanges promises 7 days), got \(self.changeRetentionDays)")
+        }
+    }
+
     func run() async throws {
         ServiceRuntime.bootstrap(logLevel: self.service.logLevel)
         let logger = Logger(label: "tongxin.registry")
@@ -33,6 +44,7 @@ struct RegistryCommand: AsyncParsableCommand {
         configuration.interceptors = [CallObserver(logger: logger)]
         let server = RPCServer(router: router, configuration: configuration, logger: logger)
         let database = self.database
+        let retention = self.changeRetentionDays
         let storage = Eventually<any SQLDatabase>("the registry database")
         // Listen at once with health NOT_SERVING; open and migrate the database meanwhile.
         try await ServiceRuntime.run(
@@ -40,12 +52,35 @@ struct RegistryCommand: AsyncParsableCommand {
             startup: {
                 let opened = try await DatabaseURL.open(database, migrations: RegistryStore.migrations, logger: logger)
                 storage.set(opened)
-                store.set(RegistryStore(database: opened))
+                let registry = RegistryStore(database: opened)
+                store.set(registry)
                 logger.info("database ready", metadata: ["database": "\(DatabaseURL.redacted(database))"])
+                Self.pruneChanges(registry, retentionDays: retention, logger: logger)
             },
             cleanup: {
                 try? await storage.get().close()
             })
     }
-}
 
+    /// Prunes the change feed now and then every hour, in the background, until the database
+    /// closes (a prune that fails is logged and tried again the next hour).
+    private static func pruneChanges(_ store: RegistryStore, retentionDays: Int, logger: Logger) {
+        Task {
+            while !Task.isCancelled {
+                let cutoff = Int64(Date().timeIntervalSince1970 * 1_000_000) - Int64(retentionDays) * 86_400_000_000
+                do {
+                    let deleted = try await store.pruneChanges(before: cutoff)
+                    if deleted > 0 {
+                        logger.info("pruned the change feed", metadata: ["deleted": "\(deleted)", "retention_days": "\(retentionDays)"])
+                    }
+                } catch {
+                    if case ServiceError.unavailable = error {
+                        return  // the database is closing
+                    }
+                    logger.error("pruning the change feed failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+}
