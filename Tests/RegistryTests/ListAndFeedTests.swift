@@ -143,6 +143,29 @@ struct ListAndFeedTests {
         }
     }
 
+    @Test("idempotency records older than the cutoff are forgotten, oldest first; younger ones still answer retries", arguments: Engine.allCases)
+    func pruneIdempotencyRecords(engine: Engine) async throws {
+        let clock = TestClock(Fixtures.noon())
+        try await withStore(engine, now: { clock.now }) { store in
+            try await Fixtures.importTree(store)  // one record (tree-1)
+            var early: [String: RegistryV1.Member] = [:]
+            for index in 0..<3 {
+                early["e-\(index)"] = try await Fixtures.create(store, Fixtures.member("早\(index)"), requestID: "e-\(index)")
+            }
+            clock.now += 2 * 3_600_000_000
+            let late = try await Fixtures.create(store, Fixtures.member("晚"), requestID: "l-0")
+            clock.now += 23 * 3_600_000_000
+
+            // 25 hours after the first records, 23 after the last: a 24-hour cutoff forgets
+            // the first four (in chunks of 2), not the last.
+            #expect(try await store.pruneIdempotencyRecords(before: clock.now - 86_400_000_000, chunk: 2) == 4)
+            #expect(try await Fixtures.create(store, Fixtures.member("晚"), requestID: "l-0").id == late.id)
+            let reused = try await Fixtures.create(store, Fixtures.member("早0"), requestID: "e-0")
+            #expect(reused.id != early["e-0"]?.id)
+            #expect(try await store.pruneIdempotencyRecords(before: clock.now - 86_400_000_000) == 0)
+        }
+    }
+
     @Test("statistics roll counts up the tree", arguments: Engine.allCases)
     func statistics(engine: Engine) async throws {
         try await withStore(engine) { store in

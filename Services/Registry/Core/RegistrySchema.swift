@@ -264,6 +264,11 @@ enum RegistrySchema {
             }
             return statements
         },
+        // Idempotency records are kept 24 hours (common.proto); this index lets the hourly
+        // prune find the oldest without scanning the table (and, time-ordered, it only appends).
+        Migration(version: 5, name: "registry: idempotency records by age") { _ in
+            ["CREATE INDEX idempotency_created ON idempotency (create_us)"]
+        },
     ]
 
     /// Replaces `table` by the table `create` makes (named `table`_v4): its rows copied over in

@@ -65,18 +65,34 @@ extension RegistryStore {
     /// chunks of `chunk`, each its own write, so a large backlog never holds the writer long
     /// and a chunk never scans past the oldest `chunk` changes.
     public func pruneChanges(before microseconds: Int64, chunk: Int = 1000) async throws(ServiceError) -> Int {
+        try await self.deleteInChunks(
+            """
+            DELETE FROM changes WHERE sequence IN (
+                SELECT sequence FROM (SELECT sequence, change_us FROM changes ORDER BY sequence LIMIT ?) oldest
+                WHERE change_us < ?)
+            AND sequence < (SELECT MAX(sequence) FROM changes)
+            """,
+            [.int(chunk), .integer(microseconds)], chunk: chunk)
+    }
+
+    /// Forgets idempotency records made before `microseconds` (UTC), oldest first in chunks
+    /// like ``pruneChanges(before:chunk:)``; returns how many. Records older than 24 hours
+    /// answer no retry anyway (a reused request_id then makes a new record).
+    public func pruneIdempotencyRecords(before microseconds: Int64, chunk: Int = 1000) async throws(ServiceError) -> Int {
+        try await self.deleteInChunks(
+            """
+            DELETE FROM idempotency WHERE (caller_id, method, request_id) IN (
+                SELECT caller_id, method, request_id FROM idempotency WHERE create_us < ? ORDER BY create_us LIMIT ?)
+            """,
+            [.integer(microseconds), .int(chunk)], chunk: chunk)
+    }
+
+    /// Runs `sql` with `values`, each time its own write, until a run deletes fewer than
+    /// `chunk` rows; returns the rows deleted.
+    private func deleteInChunks(_ sql: String, _ values: [SQLValue], chunk: Int) async throws(ServiceError) -> Int {
         var deleted = 0
         while true {
-            let count = try await self.write { connection in
-                try connection.execute(
-                    """
-                    DELETE FROM changes WHERE sequence IN (
-                        SELECT sequence FROM (SELECT sequence, change_us FROM changes ORDER BY sequence LIMIT ?) oldest
-                        WHERE change_us < ?)
-                    AND sequence < (SELECT MAX(sequence) FROM changes)
-                    """,
-                    [.int(chunk), .integer(microseconds)])
-            }
+            let count = try await self.write { connection in try connection.execute(sql, values) }
             deleted += count
             if count < chunk {
                 return deleted

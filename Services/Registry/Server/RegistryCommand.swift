@@ -24,7 +24,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("change-retention-days"),
-        help: "Days the change feed keeps a change (at least 7, as WatchChanges promises); older ones are pruned every hour. Env: TONGXIN_CHANGE_RETENTION_DAYS.")
+        help: "Days the change feed keeps a change (at least 7, as WatchChanges promises); older ones are pruned every hour, as are idempotency records older than 24 hours. Env: TONGXIN_CHANGE_RETENTION_DAYS.")
     var changeRetentionDays: Int = Int(ProcessInfo.processInfo.environment["TONGXIN_CHANGE_RETENTION_DAYS"] ?? "") ?? 7
 
     func validate() throws {
@@ -55,29 +55,33 @@ struct RegistryCommand: AsyncParsableCommand {
                 let registry = RegistryStore(database: opened)
                 store.set(registry)
                 logger.info("database ready", metadata: ["database": "\(DatabaseURL.redacted(database))"])
-                Self.pruneChanges(registry, retentionDays: retention, logger: logger)
+                Self.housekeeping(registry, retentionDays: retention, logger: logger)
             },
             cleanup: {
                 try? await storage.get().close()
             })
     }
 
-    /// Prunes the change feed now and then every hour, in the background, until the database
-    /// closes (a prune that fails is logged and tried again the next hour).
-    private static func pruneChanges(_ store: RegistryStore, retentionDays: Int, logger: Logger) {
+    /// Housekeeping, now and then every hour, in the background until the database closes:
+    /// prunes the change feed to `retentionDays` and forgets idempotency records older than
+    /// 24 hours (a prune that fails is logged and tried again the next hour).
+    private static func housekeeping(_ store: RegistryStore, retentionDays: Int, logger: Logger) {
         Task {
             while !Task.isCancelled {
-                let cutoff = Int64(Date().timeIntervalSince1970 * 1_000_000) - Int64(retentionDays) * 86_400_000_000
+                let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
                 do {
-                    let deleted = try await store.pruneChanges(before: cutoff)
-                    if deleted > 0 {
-                        logger.info("pruned the change feed", metadata: ["deleted": "\(deleted)", "retention_days": "\(retentionDays)"])
+                    let changes = try await store.pruneChanges(before: now - Int64(retentionDays) * 86_400_000_000)
+                    let records = try await store.pruneIdempotencyRecords(before: now - 86_400_000_000)
+                    if changes > 0 || records > 0 {
+                        logger.info(
+                            "pruned", metadata: ["changes": "\(changes)", "idempotency_records": "\(records)",
+                                "retention_days": "\(retentionDays)"])
                     }
                 } catch {
                     if case ServiceError.unavailable = error {
                         return  // the database is closing
                     }
-                    logger.error("pruning the change feed failed", metadata: ["error": "\(error)"])
+                    logger.error("pruning failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(3600))
             }
