@@ -162,6 +162,30 @@ final class ItemInsertion: SQLBatchWrite {
 }
 
 extension StorageTests {
+    @Test("a commit wakes those waiting for it; a wait otherwise times out or is cancelled", arguments: ["sqlite", "postgres"])
+    func commitWakeUps(engine: String) async throws {
+        try await withTestDatabase(engine) { database in
+            let before = database.commitGeneration
+            // A waiter with an hour to wait is woken by the next commit, not by its timeout.
+            let waiter = Task { await database.waitForCommit(after: before, timeout: .seconds(3600)) }
+            try await Task.sleep(for: .milliseconds(50))
+            try await database.write { connection in
+                try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [7, "七"])
+            }
+            #expect(await waiter.value == true)
+            #expect(database.commitGeneration == before + 1)
+            // A commit already past answers at once; with none, the timeout ends the wait.
+            #expect(await database.waitForCommit(after: before, timeout: .seconds(3600)) == true)
+            #expect(await database.waitForCommit(after: before + 1, timeout: .milliseconds(20)) == false)
+            let now = database.commitGeneration
+            // Cancelling a waiter ends its wait.
+            let cancelled = Task { await database.waitForCommit(after: now, timeout: .seconds(3600)) }
+            try await Task.sleep(for: .milliseconds(50))
+            cancelled.cancel()
+            #expect(await cancelled.value == false)
+        }
+    }
+
     @Test("batched writes share statements; a rejected item and a failing set fail only their own", arguments: ["sqlite", "postgres"])
     func batchedWrites(engine: String) async throws {
         try await withTestDatabase(engine) { database in

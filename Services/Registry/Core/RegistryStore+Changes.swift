@@ -49,6 +49,19 @@ extension RegistryStore {
         }
     }
 
+    /// Write transactions this process has committed so far (see ``waitForChange(after:timeout:)``).
+    public var commitGeneration: Int {
+        self.database.commitGeneration
+    }
+
+    /// Returns once this process has committed a write after `generation` (true), or after
+    /// `timeout` (false): a watcher's wait between looks at the feed. Commits by another
+    /// process (PostgreSQL shared by several instances) are only found by the next look.
+    @discardableResult
+    public func waitForChange(after generation: Int, timeout: Duration) async -> Bool {
+        await self.database.waitForCommit(after: generation, timeout: timeout)
+    }
+
     /// The oldest retained and the latest committed sequence (0 and 0 for an empty feed): a
     /// watcher starting "from now" resumes after `latest`; a token below `oldest - 1` is
     /// past retention.

@@ -13,7 +13,8 @@ struct RegistryService: Sendable {
     /// The store, once the database is open and migrated; UNAVAILABLE before.
     let store: Eventually<RegistryStore>
     let logger: Logger
-    /// How often an idle WatchChanges stream looks for new changes, and sends a heartbeat.
+    /// How often an idle WatchChanges stream looks for new changes when no commit of this
+    /// process wakes it first (another instance's commits on a shared PostgreSQL).
     var pollInterval: Duration = .milliseconds(50)
     var heartbeatInterval: Duration = .seconds(30)
 
@@ -100,8 +101,8 @@ struct RegistryService: Sendable {
         }
     }
 
-    /// WatchChanges: a token message at once, the backlog, `caught_up`, then live changes and
-    /// a heartbeat every `heartbeatInterval` while idle. Every message carries the token to
+    /// WatchChanges: a token message at once, the backlog, `caught_up`, then live changes (as
+    /// soon as this process commits them) and a heartbeat every `heartbeatInterval` while idle. Every message carries the token to
     /// resume right after it, so a watcher that reconnects misses and repeats nothing.
     func watch(_ request: RegistryV1.WatchChangesRequest, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>) async throws {
         let store = try self.store.get()
@@ -123,6 +124,8 @@ struct RegistryService: Sendable {
         var caughtUp = false
         var lastSent = ContinuousClock.now
         while !Task.isCancelled {
+            // Taken before the look, so a commit that lands during it wakes the wait below.
+            let generation = store.commitGeneration
             let page = try await store.changes(
                 after: position, limit: 500, entityKinds: request.entityKinds, regionCode: request.regionCode)
             for event in page.events {
@@ -137,7 +140,8 @@ struct RegistryService: Sendable {
                 caughtUp = true
                 lastSent = ContinuousClock.now
             }
-            try await Task.sleep(for: self.pollInterval)
+            await store.waitForChange(after: generation, timeout: self.pollInterval)
+            try Task.checkCancellation()
         }
     }
 }

@@ -53,6 +53,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let runner: BatchRunner
     private let beginStatement: String
     private let metrics: DatabaseMetrics?
+    /// Commits, for those waiting to hear of the next one (change-feed watchers).
+    let commits = CommitSignal()
 
     /// A writer that hands batches to `runner`, opening each transaction with
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
@@ -105,6 +107,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 self.condition.wait()
             }
             if self.pending.isEmpty && self.closing {
+                self.commits.close()
                 self.finished = true
                 self.condition.broadcast()
                 self.condition.unlock()
@@ -161,6 +164,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             self.committedTransactions += 1
             self.committedWrites += batch.count
             self.condition.unlock()
+            self.commits.committed()
         }
         let finished = DispatchTime.now().uptimeNanoseconds
         if let metrics = self.metrics {

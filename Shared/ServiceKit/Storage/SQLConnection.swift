@@ -115,6 +115,15 @@ public protocol SQLDatabase: Sendable {
     /// Transactions committed and writes carried since opening.
     var writeStatistics: WriteStatistics { get }
 
+    /// Write transactions this process has committed so far: pass it to
+    /// ``waitForCommit(after:timeout:)``.
+    var commitGeneration: Int { get }
+
+    /// Returns true once this process has committed a write transaction after `generation`
+    /// (at once if it already has), false after `timeout`, on cancellation, or when the
+    /// database closes. Another process's commits are not seen: poll as well.
+    func waitForCommit(after generation: Int, timeout: Duration) async -> Bool
+
     /// Finishes pending writes and closes every connection. Later calls fail with
     /// ``StorageError/closed``.
     func close() async throws

@@ -160,6 +160,16 @@ public final class SQLiteDatabase: SQLDatabase {
         self.writer.statistics
     }
 
+    /// Write transactions committed by this process so far.
+    public var commitGeneration: Int {
+        self.writer.commits.generation
+    }
+
+    /// Waits for this process's next commit after `generation`, at most `timeout`.
+    public func waitForCommit(after generation: Int, timeout: Duration) async -> Bool {
+        await self.writer.commits.wait(after: generation, timeout: timeout)
+    }
+
     /// Runs `body` in the next group-committed write transaction.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await self.writer.write(body)

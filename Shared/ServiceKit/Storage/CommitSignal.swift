@@ -1,0 +1,86 @@
+import NIOConcurrencyHelpers
+
+/// Counts a database's commits and wakes those waiting for the next one, so a change-feed
+/// watcher hears of a commit at once instead of at its next poll.
+///
+/// Only commits made through this process's writer are seen: another process writing the same
+/// database (PostgreSQL shared by several instances) is noticed by polling, which is why a wait
+/// has a timeout.
+final class CommitSignal: Sendable {
+    private struct State {
+        var generation = 0
+        var closed = false
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Commits so far.
+    var generation: Int {
+        self.state.withLockedValue { $0.generation }
+    }
+
+    /// Records a commit and wakes every waiter.
+    func committed() {
+        let waiters = self.state.withLockedValue { state in
+            state.generation += 1
+            defer { state.waiters = [:] }
+            return state.waiters
+        }
+        for waiter in waiters.values {
+            waiter.resume(returning: true)
+        }
+    }
+
+    /// Wakes every waiter for good: the database is closing.
+    func close() {
+        let waiters = self.state.withLockedValue { state in
+            state.closed = true
+            defer { state.waiters = [:] }
+            return state.waiters
+        }
+        for waiter in waiters.values {
+            waiter.resume(returning: false)
+        }
+    }
+
+    /// Returns true once a commit after `generation` has happened (at once if one already
+    /// has), false after `timeout`, on cancellation, or when the database closes.
+    func wait(after generation: Int, timeout: Duration) async -> Bool {
+        let id = self.state.withLockedValue { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let outcome: Bool? = self.state.withLockedValue { state in
+                    if state.generation > generation { return true }
+                    if state.closed { return false }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let outcome {
+                    continuation.resume(returning: outcome)
+                    return
+                }
+                // Cancelled before the waiter was registered: onCancel found nothing to wake.
+                if Task.isCancelled {
+                    self.give(up: id)
+                    return
+                }
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    self.give(up: id)
+                }
+            }
+        } onCancel: {
+            self.give(up: id)
+        }
+    }
+
+    /// Resumes waiter `id` with false, if it is still waiting.
+    private func give(up id: Int) {
+        self.state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
+    }
+}
