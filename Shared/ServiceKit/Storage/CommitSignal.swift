@@ -11,7 +11,9 @@ final class CommitSignal: Sendable {
         var generation = 0
         var closed = false
         var nextWaiter = 0
-        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        /// Each waiter and the task that ends its wait at the timeout (cancelled when a
+        /// commit ends it first, so woken waits leave no sleeping task behind).
+        var waiters: [Int: (continuation: CheckedContinuation<Bool, Never>, timer: Task<Void, Never>?)] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -29,7 +31,8 @@ final class CommitSignal: Sendable {
             return state.waiters
         }
         for waiter in waiters.values {
-            waiter.resume(returning: true)
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: true)
         }
     }
 
@@ -41,7 +44,8 @@ final class CommitSignal: Sendable {
             return state.waiters
         }
         for waiter in waiters.values {
-            waiter.resume(returning: false)
+            waiter.timer?.cancel()
+            waiter.continuation.resume(returning: false)
         }
     }
 
@@ -54,23 +58,26 @@ final class CommitSignal: Sendable {
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                // Already cancelled: onCancel ran before there was a waiter to wake.
+                if Task.isCancelled {
+                    continuation.resume(returning: false)
+                    return
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: timeout)
+                    if !Task.isCancelled { self.give(up: id) }
+                }
                 let outcome: Bool? = self.state.withLockedValue { state in
                     if state.generation > generation { return true }
                     if state.closed { return false }
-                    state.waiters[id] = continuation
+                    state.waiters[id] = (continuation, timer)
                     return nil
                 }
                 if let outcome {
+                    timer.cancel()
                     continuation.resume(returning: outcome)
-                    return
-                }
-                // Cancelled before the waiter was registered: onCancel found nothing to wake.
-                if Task.isCancelled {
-                    self.give(up: id)
-                    return
-                }
-                Task {
-                    try? await Task.sleep(for: timeout)
+                } else if Task.isCancelled {
+                    // Cancelled while registering: onCancel may have found nothing yet.
                     self.give(up: id)
                 }
             }
@@ -81,6 +88,8 @@ final class CommitSignal: Sendable {
 
     /// Resumes waiter `id` with false, if it is still waiting.
     private func give(up id: Int) {
-        self.state.withLockedValue { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
+        guard let waiter = self.state.withLockedValue({ $0.waiters.removeValue(forKey: id) }) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(returning: false)
     }
 }
