@@ -22,3 +22,19 @@ wait_port() {
     for _ in $(seq 600); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
     return 1
 }
+
+# Starts BIN/tongxin-registry pinned to core 0 with one event loop, on 127.0.0.1:PORT and
+# DATABASE, logging warnings to LOG; sets $registry to its pid (for the caller's cleanup).
+start_registry() {  # BIN PORT DATABASE LOG
+    taskset -c 0 "$1/tongxin-registry" --listen "127.0.0.1:$2" --database "$3" --admin-listen off --threads 1 \
+        --log-level warning > "$4" 2>&1 &
+    registry=$!
+}
+
+# Waits until the server at 127.0.0.1:PORT says SERVING (its database open and migrated), at
+# most 120 s; fails otherwise. Needs $tx (a tongxin binary).
+wait_serving() {  # PORT
+    for _ in $(seq 600); do "$tx" health "127.0.0.1:$1" > /dev/null 2>&1 && return 0; sleep 0.2; done
+    echo "the server on port $1 did not become SERVING" >&2
+    return 1
+}

@@ -28,6 +28,8 @@ sed -n "$((used + 1)),$((used + creates))p" "$export_dir/create-requests.jsonl" 
 [ "$(wc -l < "$work/creates.jsonl")" -eq "$creates" ] || { echo "not enough unused create requests: reseed" >&2; exit 1; }
 tx="$a/tongxin"
 port=50690
+python="${TONGXIN_PYTHON:-python3}"
+. "$root/Benchmarks/lib.sh"
 
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
@@ -38,10 +40,9 @@ one() {  # BIN LABEL → "creates/s getmember/s"
     local bin="$1" run="$work/run"
     rm -rf "$run" && mkdir -p "$run"
     cp "$work"/copy/registry.sqlite* "$run/"
-    taskset -c 0 "$bin/tongxin-registry" --listen "127.0.0.1:$port" --database "sqlite:$run/registry.sqlite" \
-        --admin-listen off --threads 1 --log-level warning > "$run/server.log" 2>&1 &
-    server=$!
-    for _ in $(seq 600); do "$tx" health "127.0.0.1:$port" 2>/dev/null | grep -q '^SERVING' && break; sleep 0.2; done
+    start_registry "$bin" $port "sqlite:$run/registry.sqlite" "$run/server.log"
+    server=$registry
+    wait_serving $port
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/CreateMember --output json \
         -c 64 --connections 4 -n "$creates" --template "{{next:$work/creates.jsonl}}" > "$run/create.json"
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/GetMember --output json \

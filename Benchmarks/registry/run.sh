@@ -62,12 +62,9 @@ esac
 
 port=50660
 addr="127.0.0.1:$port"
-taskset -c 0 "$bin/tongxin-registry" --listen "$addr" --database "$database" --admin-listen off --threads 1 \
-    --log-level warning > "$data/server.log" 2>&1 &
-registry=$!
+start_registry "$bin" $port "$database" "$data/server.log"
 pids+=($registry)
-wait_port $port
-for _ in $(seq 600); do "$tx" health "$addr" > /dev/null 2>&1 && break; sleep 0.2; done
+wait_serving $port
 
 export_dir="$data/export"
 if [ ! -f "$data/seeded" ]; then

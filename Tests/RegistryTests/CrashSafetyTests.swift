@@ -17,30 +17,13 @@ struct CrashSafetyTests {
     @Test("acknowledged creates survive SIGKILL of the writer", arguments: Engine.allCases)
     func acknowledgedWritesSurvive(engine: Engine) async throws {
         let writer = try Self.writerExecutable()
-        let name = "tongxin_crash_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let target: String
-        var directory: URL?
-        switch engine {
-        case .sqlite:
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(String(name))
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            directory = dir
-            target = dir.appendingPathComponent("registry.sqlite").path
-        case .postgres:
-            guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
-                throw MissingPostgres()
-            }
-            try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
-            var components = URLComponents(string: base)!
-            components.path = "/" + name
-            target = components.string!
+        try await withFreshTarget(engine) { target in
+            try await Self.crashAndCheck(engine, writer: writer, target: target)
         }
-        defer {
-            if let directory {
-                try? FileManager.default.removeItem(at: directory)
-            }
-        }
+    }
 
+    /// Runs the writer on `target`, kills it mid-stream and checks every acknowledged create.
+    private static func crashAndCheck(_ engine: Engine, writer: URL, target: String) async throws {
         let process = Process()
         process.executableURL = writer
         process.arguments = [engine == .sqlite ? "sqlite" : "postgres", target]
@@ -64,10 +47,7 @@ struct CrashSafetyTests {
         let acknowledged = collected.lines().filter { $0 != "ready" }
         #expect(acknowledged.count >= 300, "the writer acknowledged only \(acknowledged.count) creates")
 
-        let database: any SQLDatabase =
-            engine == .sqlite
-            ? try SQLiteDatabase(path: target, migrations: RegistryStore.migrations)
-            : try await PostgreSQLDatabase(url: target, migrations: RegistryStore.migrations)
+        let database = try await openDatabase(engine, target, migrations: RegistryStore.migrations)
         let store = RegistryStore(database: database)
         var missing: [String] = []
         for start in stride(from: 0, to: acknowledged.count, by: 100) {
@@ -78,9 +58,6 @@ struct CrashSafetyTests {
         let feed = try await store.changes(after: 0, limit: 10_000)
         #expect(feed.events.map(\.sequence) == Array(1...Int64(feed.events.count)), "the feed has a gap")
         try await database.close()
-        if engine == .postgres, let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"] {
-            try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
-        }
     }
 
     /// RegistryCrashWriter, built beside the test binary.

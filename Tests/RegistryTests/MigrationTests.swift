@@ -11,9 +11,9 @@ struct MigrationTests {
     @Test("an existing registry upgrades in place", arguments: Engine.allCases)
     func upgradeKeepsEverything(engine: Engine) async throws {
         let before = Array(RegistryStore.migrations.prefix { $0.version <= 3 })
-        try await withReopenableDatabase(engine) { open in
+        try await withFreshTarget(engine) { target in
             // Under version 3: members (one with specialties, one admitted), history, changes.
-            let old = try await open(before)
+            let old = try await openDatabase(engine, target, migrations: before)
             let store = RegistryStore(database: old, now: Fixtures.noon)
             try await Fixtures.importTree(store)
             let first = try await Fixtures.create(store, Fixtures.member("张三", id: 1, specialties: ["中医", "书法"]))
@@ -23,7 +23,7 @@ struct MigrationTests {
             let historyBefore = try await store.listMemberHistory(.init(memberId: second.id)).entries
             try await old.close()
 
-            let upgraded = try await open(RegistryStore.migrations)
+            let upgraded = try await openDatabase(engine, target, migrations: RegistryStore.migrations)
             let versions = try await upgraded.read { connection in
                 try connection.query("SELECT version FROM schema_migrations ORDER BY version", []).map { $0.int(0) }
             }
@@ -52,40 +52,5 @@ struct MigrationTests {
             }
             try await upgraded.close()
         }
-    }
-}
-
-/// A fresh database on `engine` that `body` may open, close and open again with other
-/// migrations (`open` returns it opened); removed afterwards.
-private func withReopenableDatabase(
-    _ engine: Engine, _ body: (@escaping ([Migration]) async throws -> any SQLDatabase) async throws -> Void
-) async throws {
-    let name = "tongxin_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-    switch engine {
-    case .sqlite:
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(String(name))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("registry.sqlite").path
-        try await body { migrations in try SQLiteDatabase(path: path, migrations: migrations) }
-    case .postgres:
-        guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
-            throw MissingPostgres()
-        }
-        try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
-        var components = URLComponents(string: base)!
-        components.path = "/" + name
-        let url = components.string!
-        let outcome: Result<Void, any Error>
-        do {
-            outcome = .success(
-                try await body { migrations in
-                    try await PostgreSQLDatabase(url: url, migrations: migrations, maximumConnections: 2)
-                })
-        } catch {
-            outcome = .failure(error)
-        }
-        try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
-        try outcome.get()
     }
 }

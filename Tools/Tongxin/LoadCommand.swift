@@ -533,11 +533,9 @@ struct LoadRunner: Sendable {
                             // Wake-ups are rounded up to a grid of `timerGrid` from the start, so
                             // the calls due within one step wake the loop once (the rounding is
                             // counted in their latency).
-                            let (seconds, attoseconds) = (due - start).components
-                            let sinceStart = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+                            let sinceStart = (due - start).nanoseconds
                             let wake = (sinceStart + Self.timerGrid - 1) / Self.timerGrid * Self.timerGrid
-                            let (nowSeconds, nowAttoseconds) = (clock.now - start).components
-                            let wait = wake - (nowSeconds * 1_000_000_000 + nowAttoseconds / 1_000_000_000)
+                            let wait = wake - (clock.now - start).nanoseconds
                             if wait > 0 {
                                 try? await client.eventLoop.scheduleTask(in: .nanoseconds(wait)) {}.futureResult.get()
                             }

@@ -87,17 +87,7 @@ enum RegistrySchema {
                 // "changes" counter is incremented by every change, which on PostgreSQL also
                 // locks its row until commit, so sequences follow commit order even across
                 // processes. "history" orders history entries (instants can tie).
-                """
-                CREATE TABLE changes (
-                    sequence BIGINT PRIMARY KEY,
-                    entity_kind INTEGER NOT NULL,
-                    entity_id \(text) NOT NULL,
-                    region_key \(text) NOT NULL,
-                    previous_region_key \(text) NOT NULL,
-                    change_us BIGINT NOT NULL,
-                    body \(blob) NOT NULL
-                )
-                """,
+                changesTable("changes", d, sequenceKey: "BIGINT PRIMARY KEY"),
                 "CREATE TABLE counters (name \(text) PRIMARY KEY, value BIGINT NOT NULL)",
                 "INSERT INTO counters (name, value) VALUES ('changes', 0)",
                 "INSERT INTO counters (name, value) VALUES ('history', 0)",
@@ -249,17 +239,7 @@ enum RegistrySchema {
                 statements.append("CREATE INDEX member_tags_value ON member_tags (kind, value, member_id)")
                 statements += rebuild(
                     "changes",
-                    """
-                    CREATE TABLE changes_v4 (
-                        sequence INTEGER PRIMARY KEY,
-                        entity_kind INTEGER NOT NULL,
-                        entity_id \(text) NOT NULL,
-                        region_key \(text) NOT NULL,
-                        previous_region_key \(text) NOT NULL,
-                        change_us BIGINT NOT NULL,
-                        body \(blob) NOT NULL
-                    )
-                    """,
+                    changesTable("changes_v4", d, sequenceKey: "INTEGER PRIMARY KEY"),
                     columns: "sequence, entity_kind, entity_id, region_key, previous_region_key, change_us, body")
             }
             return statements
@@ -281,6 +261,22 @@ enum RegistrySchema {
             "DROP TABLE \(table)",
             "ALTER TABLE \(table)_v4 RENAME TO \(table)",
         ]
+    }
+
+    /// The change feed's table as created under `name`, keyed by `sequenceKey`.
+    private static func changesTable(_ name: String, _ d: SQLDialect, sequenceKey: String) -> String {
+        let text = d.textType
+        return """
+            CREATE TABLE \(name) (
+                sequence \(sequenceKey),
+                entity_kind INTEGER NOT NULL,
+                entity_id \(text) NOT NULL,
+                region_key \(text) NOT NULL,
+                previous_region_key \(text) NOT NULL,
+                change_us BIGINT NOT NULL,
+                body \(d.blobType) NOT NULL
+            )
+            """
     }
 
     /// The members table as created under `name` (the columns of every version so far).

@@ -68,7 +68,7 @@ struct RegistryCommand: AsyncParsableCommand {
     private static func housekeeping(_ store: RegistryStore, retentionDays: Int, logger: Logger) {
         Task {
             while !Task.isCancelled {
-                let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                let now = WallClock.nowMicroseconds()
                 do {
                     let changes = try await store.pruneChanges(before: now - Int64(retentionDays) * 86_400_000_000)
                     let records = try await store.pruneIdempotencyRecords(before: now - 86_400_000_000)

@@ -30,16 +30,21 @@ struct RegistryService: Sendable {
         error.rpcError(domain: "registry.tongxin", logger: self.logger)
     }
 
+    /// What `body` returns, or its failure as a gRPC status with `google.rpc` details.
+    private func answering<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw self.fail(ServiceError.from(error))
+        }
+    }
+
     private func unary<M: RPCMethod>(
         _ router: inout Router, _ method: M.Type,
         _ body: @escaping @Sendable (M.Input, Caller) async throws -> M.Output
     ) {
         router.register(method) { (request: M.Input, context: ServerContext) async throws -> M.Output in
-            do {
-                return try await body(request, Self.caller(context))
-            } catch {
-                throw self.fail(ServiceError.from(error))
-            }
+            try await self.answering { try await body(request, Self.caller(context)) }
         }
     }
 
@@ -54,11 +59,7 @@ struct RegistryService: Sendable {
         self.unary(&router, API.CreateMember.self) { try await s.get().createMember($0, caller: $1) }
         // The hot read answers with the stored bytes (no decode and re-encode of the member).
         router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, _: ServerContext) in
-            do {
-                return ByteBuffer(bytes: try await s.get().getMemberEncoded(request))
-            } catch {
-                throw self.fail(ServiceError.from(error))
-            }
+            try await self.answering { ByteBuffer(bytes: try await s.get().getMemberEncoded(request)) }
         }
         self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.get().batchGetMembers(r) }
         self.unary(&router, API.ListMembers.self) { r, _ in try await s.get().listMembers(r) }
@@ -102,8 +103,9 @@ struct RegistryService: Sendable {
     }
 
     /// WatchChanges: a token message at once, the backlog, `caught_up`, then live changes (as
-    /// soon as this process commits them) and a heartbeat every `heartbeatInterval` while idle. Every message carries the token to
-    /// resume right after it, so a watcher that reconnects misses and repeats nothing.
+    /// soon as this process commits them) and a heartbeat every `heartbeatInterval` while
+    /// idle. Every message carries the token to resume right after it, so a watcher that
+    /// reconnects misses and repeats nothing.
     func watch(_ request: RegistryV1.WatchChangesRequest, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>) async throws {
         let store = try self.store.get()
         let bounds = try await store.changeFeedBounds()

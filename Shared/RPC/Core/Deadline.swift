@@ -29,6 +29,19 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var description: String { "Deadline(in \(self.remaining))" }
 }
 
+extension Duration {
+    /// The whole nanoseconds of the duration, saturated at `Int64`'s range (a "forever"
+    /// timeout stays far in the future instead of overflowing).
+    public var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (sum, overflowed) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        guard !overflowed else { return seconds < 0 ? .min : .max }
+        return sum
+    }
+}
+
 /// The `grpc-timeout` header: 1 to 8 ASCII digits and a unit (H, M, S, m, u, n).
 enum GRPCTimeout {
     /// Parses a header value; `nil` when it is malformed.

@@ -10,12 +10,9 @@ struct DeadlineTimer {
 
     /// The instant `timeout` from now in `loop`'s time (virtual time on an embedded loop).
     static func deadline(after timeout: Duration, on loop: any EventLoop) -> NIODeadline {
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !nanoseconds.overflow else { return .distantFuture }
-        let (sum, overflow) = nanoseconds.partialValue.addingReportingOverflow(attoseconds / 1_000_000_000)
-        guard !overflow else { return .distantFuture }
-        return loop.now + .nanoseconds(max(0, sum))
+        let nanoseconds = timeout.nanoseconds
+        guard nanoseconds < .max else { return .distantFuture }
+        return loop.now + .nanoseconds(max(0, nanoseconds))
     }
 
     /// Makes sure the timer fires by `deadline`; `fire` runs on `loop` when it does.

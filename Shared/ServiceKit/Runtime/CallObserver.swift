@@ -23,8 +23,7 @@ public struct CallObserver: ServerInterceptor {
         var code = Status.Code.ok
         var message = ""
         defer {
-            let elapsed = ContinuousClock.now - start
-            let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            let nanoseconds = (ContinuousClock.now - start).nanoseconds
             let (calls, timer) = self.instruments.forCall(request.path, code)
             calls.increment()
             timer.recordNanoseconds(nanoseconds)

@@ -101,9 +101,8 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// Runs `body` on a reader connection, in a read transaction (one WAL snapshot).
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        let pool = self.pool
-        return try await self.metrics.read {
-            try await self.readOnQueue(pool, body)
+        try await self.metrics.read {
+            try await self.readOnQueue(body)
         }
     }
 
@@ -138,10 +137,9 @@ public final class SQLiteDatabase: SQLDatabase {
         return reader
     }
 
-    private func readOnQueue<T: Sendable>(
-        _ pool: DatabasePool, _ body: @escaping @Sendable (any SQLConnection) throws -> T
-    ) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+    private func readOnQueue<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let pool = self.pool
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             self.readQueue.async {
                 continuation.resume(
                     with: Result {

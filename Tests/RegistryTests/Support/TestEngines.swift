@@ -20,18 +20,50 @@ struct MissingPostgres: Error, CustomStringConvertible {
     }
 }
 
-/// A fresh, empty database on `engine`, opened with `migrations`: a temporary SQLite file, or
-/// a new PostgreSQL database created on the test server. Closed and removed after `body`.
-func withDatabase<T>(
-    _ engine: Engine, migrations: [Migration], _ body: (any SQLDatabase) async throws -> T
-) async throws -> T {
+/// Where a fresh database of `engine` can be made, removed after `body`: the path of a SQLite
+/// file in a new temporary folder, or the URL of a new PostgreSQL database on the test server.
+func withFreshTarget<T>(_ engine: Engine, _ body: (String) async throws -> T) async throws -> T {
     let name = "tongxin_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     switch engine {
     case .sqlite:
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(String(name))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let database = try SQLiteDatabase(path: directory.appendingPathComponent("registry.sqlite").path, migrations: migrations)
+        return try await body(directory.appendingPathComponent("registry.sqlite").path)
+    case .postgres:
+        guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
+            throw MissingPostgres()
+        }
+        try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
+        var components = URLComponents(string: base)!
+        components.path = "/" + name
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(components.string!))
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
+        return try outcome.get()
+    }
+}
+
+/// The database of `engine` at `target` (a path or URL from ``withFreshTarget(_:_:)``), opened
+/// with `migrations`.
+func openDatabase(_ engine: Engine, _ target: String, migrations: [Migration]) async throws -> any SQLDatabase {
+    switch engine {
+    case .sqlite: return try SQLiteDatabase(path: target, migrations: migrations)
+    case .postgres: return try await PostgreSQLDatabase(url: target, migrations: migrations, maximumConnections: 4)
+    }
+}
+
+/// A fresh, empty database on `engine`, opened with `migrations`: a temporary SQLite file, or
+/// a new PostgreSQL database created on the test server. Closed and removed after `body`.
+func withDatabase<T>(
+    _ engine: Engine, migrations: [Migration], _ body: (any SQLDatabase) async throws -> T
+) async throws -> T {
+    try await withFreshTarget(engine) { target in
+        let database = try await openDatabase(engine, target, migrations: migrations)
         do {
             let result = try await body(database)
             try await database.close()
@@ -40,23 +72,6 @@ func withDatabase<T>(
             try? await database.close()
             throw error
         }
-    case .postgres:
-        guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
-            throw MissingPostgres()
-        }
-        try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
-        var components = URLComponents(string: base)!
-        components.path = "/" + name
-        let database = try await PostgreSQLDatabase(url: components.string!, migrations: migrations, maximumConnections: 4)
-        let outcome: Result<T, any Error>
-        do {
-            outcome = .success(try await body(database))
-        } catch {
-            outcome = .failure(error)
-        }
-        try? await database.close()
-        try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
-        return try outcome.get()
     }
 }
 
