@@ -18,9 +18,8 @@ extension RegistryStore {
             guard Validate.known(request.category) else {
                 throw Validate.invalid("category", "not a member category")
             }
-            conditions.append(
-                "EXISTS (SELECT 1 FROM member_tags t WHERE t.member_id = m.id AND t.kind = 1 AND t.value = ?)")
-            parameters.append(.text(String(request.category.rawValue)))
+            conditions.append("(m.category_mask & ?) <> 0")
+            parameters.append(.integer(Self.categoryBit(request.category)))
         }
         if request.status != .unspecified {
             guard Validate.known(request.status) else {

@@ -409,7 +409,7 @@ extension RegistryStore {
         try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(id)])?.bytes(0)
     }
 
-    /// Writes the member's row, its tag rows (categories, specialties) and its tallies.
+    /// Writes the member's row, its specialty rows and its tallies.
     static func storeMember(_ connection: any SQLConnection, _ member: RegistryV1.Member, isNew: Bool) throws {
         var removed: [Tally] = []
         if !isNew, let row = try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(member.id)]) {
@@ -431,9 +431,9 @@ extension RegistryStore {
         } else {
             try connection.execute(
                 """
-                UPDATE members SET region_key = ?, category = ?, status = ?, name = ?, resident_id = ?,
-                    credit_code = ?, industry_code = ?, native_key = ?, contact_cadre_id = ?, admission_day = ?, exit_day = ?,
-                    version = ?, body = ?
+                UPDATE members SET region_key = ?, category = ?, category_mask = ?, status = ?, name = ?,
+                    resident_id = ?, credit_code = ?, industry_code = ?, native_key = ?, contact_cadre_id = ?,
+                    admission_day = ?, exit_day = ?, version = ?, body = ?
                 WHERE id = ?
                 """, Self.memberRow(member))
             try connection.execute("DELETE FROM member_tags WHERE member_id = ?", [.text(member.id)])
@@ -443,8 +443,8 @@ extension RegistryStore {
 
     /// The columns of ``memberRow(_:)``, in its order (id last, for the UPDATE's WHERE).
     static let memberColumns = [
-        "region_key", "category", "status", "name", "resident_id", "credit_code", "industry_code", "native_key",
-        "contact_cadre_id", "admission_day", "exit_day", "version", "body", "id",
+        "region_key", "category", "category_mask", "status", "name", "resident_id", "credit_code", "industry_code",
+        "native_key", "contact_cadre_id", "admission_day", "exit_day", "version", "body", "id",
     ]
 
     /// The `members` row of `member`.
@@ -452,6 +452,7 @@ extension RegistryStore {
         let creditCode = member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""
         return [
             .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
+            .integer(Self.categoryMask([member.category] + member.additionalCategories)),
             .integer(Int64(member.status.rawValue)), .text(member.name),
             member.residentIdNumber.isEmpty ? .null : .text(member.residentIdNumber),
             creditCode.isEmpty ? .null : .text(creditCode),
@@ -462,12 +463,22 @@ extension RegistryStore {
         ]
     }
 
-    /// The `member_tags` rows of `member`: its categories (kind 1) and specialties (kind 2).
+    /// The bit of a category in `members.category_mask`: a member's primary and additional
+    /// categories are kept as one integer in the region index, so a category filter is
+    /// checked on the index entry (no tag rows to write, no row to read).
+    static func categoryBit(_ category: RegistryV1.MemberCategory) -> Int64 {
+        Int64(1) << Int64(min(62, max(0, category.rawValue)))
+    }
+
+    /// The `category_mask` of a member with `categories`.
+    static func categoryMask(_ categories: [RegistryV1.MemberCategory]) -> Int64 {
+        categories.reduce(0) { $0 | Self.categoryBit($1) }
+    }
+
+    /// The `member_tags` rows of `member`: its specialties (kind 2; kind 1, categories, went
+    /// into `members.category_mask` in schema v6).
     static func tagRows(_ member: RegistryV1.Member) -> [[SQLValue]] {
         var rows: [[SQLValue]] = []
-        for category in Set([member.category] + member.additionalCategories) {
-            rows.append([.text(member.id), .integer(1), .text(String(category.rawValue))])
-        }
         for specialty in Set(member.specialties) {
             rows.append([.text(member.id), .integer(2), .text(specialty)])
         }
