@@ -165,6 +165,29 @@ struct ClientToolTests {
         #expect(html.contains("Calls:     200 "))
     }
 
+    @Test("load: an open-loop run renders each call's template (here the next line of a file) before it starts")
+    func openLoopPreparedTemplates() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("codes-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("0\n5\n".utf8).write(to: file)
+        let result = try Self.tongxin([
+            "load", self.address, "grpc.testing.TestService/UnaryCall", "--rps", "200", "-z", "1s", "-c", "8",
+            "--template", #"{"responseStatus": {"code": {{next:"# + file.path + #"}}, "message": "call {{seq}}"}}"#,
+            "--output", "json",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(json["calls"] as? Int == 200)
+        // Calls alternate between the two lines, in sequence order.
+        let codes = try #require(json["statusCodes"] as? [[String: Any]])
+        #expect(codes.first { $0["code"] as? String == "OK" }?["count"] as? Int == 100)
+        let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
+        #expect(notFound?["count"] as? Int == 100)
+        let sample = try #require(notFound?["sample"] as? String)
+        let number = try #require(Int(sample.dropFirst("call ".count)))
+        #expect(sample.hasPrefix("call ") && number % 2 == 1)
+    }
+
     @Test("load: a scenario mixes methods by weight, and a step ramp raises the rate each second")
     func scenarioAndRamp() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("mix-\(UUID().uuidString).json")
