@@ -115,10 +115,13 @@ final class MemberCreation: SQLBatchWrite {
         var tagRows: [[SQLValue]] = []
         var tallies: [RegistryStore.Tally: Int64] = [:]
         var history: [(RegistryV1.HistoryEntry, Int64)] = []
-        var responses: [[SQLValue]] = []
-        for item in items {
+        var records: [[SQLValue]] = []
+        // Each member is encoded once: its row's body, and inside the recorded response and
+        // the change event.
+        let memberBytes = items.map { $0.member.serializedBytes() }
+        for (index, item) in items.enumerated() {
             let member = item.member
-            memberRows.append(RegistryStore.memberRow(member))
+            memberRows.append(RegistryStore.memberRow(member, body: memberBytes[index]))
             tagRows.append(contentsOf: RegistryStore.tagRows(member))
             for tally in RegistryStore.tallies(member) {
                 tallies[tally, default: 0] += 1
@@ -136,9 +139,10 @@ final class MemberCreation: SQLBatchWrite {
                             newMemberStatus: .active, versionAfter: 1), item.now
                     ))
             }
-            responses.append([
+            records.append([
                 .text(item.caller.userID), .text(Self.method), .text(item.requestID), .blob(item.requestBytes),
-                .blob(RegistryV1.CreateMemberResponse(member: member).serializedBytes()), .integer(item.now),
+                // CreateMemberResponse { Member member = 1; }
+                .blob(ProtoWire.field(1, lengthDelimited: memberBytes[index])), .integer(item.now),
             ])
         }
         try RegistryStore.addTallies(connection, tallies)
@@ -157,11 +161,10 @@ final class MemberCreation: SQLBatchWrite {
                 RegistryStore.changeRow(
                     RegistryV1.ChangeEvent(
                         changeKind: .created, entityKind: .member, entityId: item.member.id,
-                        regionCode: item.member.regionCode, actorId: item.caller.userID, version: 1,
-                        member: item.member),
-                    sequence: firstChange + Int64(offset), now: item.now)
+                        regionCode: item.member.regionCode, actorId: item.caller.userID, version: 1),
+                    sequence: firstChange + Int64(offset), now: item.now, memberBytes: memberBytes[offset])
             })
-        try connection.insert(into: "idempotency", RegistryStore.idempotencyColumns, rows: responses)
+        try connection.insert(into: "idempotency", RegistryStore.idempotencyColumns, rows: records)
     }
 
     // MARK: - Lookups, one statement per chunk of keys

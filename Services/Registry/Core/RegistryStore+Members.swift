@@ -83,17 +83,8 @@ extension RegistryStore {
         guard let body else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
-        // GetMemberResponse { Member member = 1; }: tag 0x0a, the length as a varint, the bytes.
-        var response: [UInt8] = [0x0A]
-        response.reserveCapacity(body.count + 6)
-        var length = UInt(body.count)
-        while length >= 0x80 {
-            response.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        response.append(UInt8(length))
-        response.append(contentsOf: body)
-        return response
+        // GetMemberResponse { Member member = 1; }
+        return ProtoWire.field(1, lengthDelimited: body)
     }
 
     /// BatchGetMembers: up to 100 ids in one read; unknown ids come back in missing_ids.
@@ -447,8 +438,8 @@ extension RegistryStore {
         "native_key", "contact_cadre_id", "admission_day", "exit_day", "version", "body", "id",
     ]
 
-    /// The `members` row of `member`.
-    static func memberRow(_ member: RegistryV1.Member) -> [SQLValue] {
+    /// The `members` row of `member`; `body` is its encoding when already made.
+    static func memberRow(_ member: RegistryV1.Member, body: [UInt8]? = nil) -> [SQLValue] {
         let creditCode = member.privateEconomyDetails?.unifiedSocialCreditCode ?? ""
         return [
             .text(RegionKeys.key(member.regionCode)), .integer(Int64(member.category.rawValue)),
@@ -459,7 +450,7 @@ extension RegistryStore {
             .text(member.industryCode), .text(RegionKeys.key(member.nativePlace?.regionCode ?? "")),
             .text(member.contactCadreId), member.admissionDate.map { .int(Days.number($0)) } ?? .null,
             member.exitDate.map { .int(Days.number($0)) } ?? .null, .integer(member.version),
-            .blob(member.serializedBytes()), .text(member.id),
+            .blob(body ?? member.serializedBytes()), .text(member.id),
         ]
     }
 

@@ -141,15 +141,23 @@ extension RegistryStore {
         "sequence", "entity_kind", "entity_id", "region_key", "previous_region_key", "change_us", "body",
     ]
 
-    /// The `changes` row of `event` with `sequence` and `now` as its time.
-    static func changeRow(_ event: RegistryV1.ChangeEvent, sequence: Int64, now: Int64) -> [SQLValue] {
+    /// The `changes` row of `event` with `sequence` and `now` as its time. `memberBytes`, when
+    /// given, is the encoded member of an event that carries none: it is appended as the
+    /// event's `member` field (11) rather than encoded again.
+    static func changeRow(
+        _ event: RegistryV1.ChangeEvent, sequence: Int64, now: Int64, memberBytes: [UInt8]? = nil
+    ) -> [SQLValue] {
         var event = event
         event.sequence = sequence
         event.changeTime = Timestamps.make(now)
+        var body = event.serializedBytes()
+        if let memberBytes {
+            ProtoWire.appendField(11, lengthDelimited: memberBytes, to: &body)
+        }
         return [
             .integer(event.sequence), .integer(Int64(event.entityKind.rawValue)), .text(event.entityId),
             .text(RegionKeys.key(event.regionCode)), .text(RegionKeys.key(event.previousRegionCode)),
-            .integer(now), .blob(event.serializedBytes()),
+            .integer(now), .blob(body),
         ]
     }
 
