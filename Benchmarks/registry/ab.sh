@@ -46,6 +46,7 @@ one() {  # BIN LABEL → "creates/s getmember/s"
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/CreateMember --output json \
         -c 64 --connections 4 -n "$creates" --template "{{next:$work/creates.jsonl}}" > "$run/create.json"
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/GetMember --output json \
+        -H 'x-tongxin-personal-data-regions: 420000' \
         --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 100 --connections 10 \
         --warmup 2s -z 8s > "$run/get.json"
     kill "$server"; wait "$server" || true; server=""

@@ -127,6 +127,61 @@ struct MemberTests {
         }
     }
 
+    @Test("personal data: shown only where the caller holds the permission; naming it in an update needs it", arguments: Engine.allCases)
+    func personalData(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let created = try await Fixtures.create(store, Fixtures.member("吴十", id: 21))
+            let nanshan = Caller(userID: "u-nanshan", personalDataRegions: [try RegionCode(validating: "440305")])
+            let futian = Caller(userID: "u-futian", personalDataRegions: [try RegionCode(validating: "440304")])
+            let nobody = Caller(userID: "u-nobody")
+            #expect(nanshan.disclosed(created) == created)
+            let masked = futian.disclosed(created)
+            #expect(masked.personalDataMasked && masked.mobile == "138****8000" && masked.birthDate == nil)
+            #expect(masked.residentIdNumber == String(created.residentIdNumber.prefix(6)) + "********"
+                + String(created.residentIdNumber.suffix(4)))
+            #expect(nobody.disclosed(RegistryV1.ChangeEvent(member: created)).member == masked)
+            // The encoded GetMember: stored bytes for a caller who may see them, masked otherwise.
+            let request = RegistryV1.GetMemberRequest(memberId: created.id)
+            let shown = try RegistryV1.GetMemberResponse(
+                serializedBytes: try await store.getMemberEncoded(request, disclosingTo: nanshan))
+            #expect(shown.member == created)
+            let hidden = try RegistryV1.GetMemberResponse(
+                serializedBytes: try await store.getMemberEncoded(request, disclosingTo: futian))
+            #expect(hidden.member == masked)
+            // An entry without a region: only a province-wide permission shows it.
+            let entry = RegistryV1.NegativeListEntry(residentIdNumber: created.residentIdNumber)
+            #expect(nanshan.disclosed(entry).personalDataMasked)
+            #expect(!Fixtures.caller.disclosed(entry).personalDataMasked)
+
+            var change = created
+            change.mobile = "13900139000"
+            change.employer = "南山中学"
+            let refused = await expectServiceError {
+                try await store.updateMember(
+                    RegistryV1.UpdateMemberRequest(
+                        member: change, updateMask: GoogleProtobuf.FieldMask(paths: ["employer", "mobile"])),
+                    caller: futian)
+            }
+            guard case .permissionDenied(let reason, "ROLE_NOT_ALLOWED") = refused else {
+                Issue.record("expected PERMISSION_DENIED, got \(String(describing: refused))")
+                return
+            }
+            #expect(reason.contains("mobile") && reason.contains("440305001001"))
+            let employerOnly = try await store.updateMember(
+                RegistryV1.UpdateMemberRequest(member: change, updateMask: GoogleProtobuf.FieldMask(paths: ["employer"])),
+                caller: futian
+            ).member!
+            #expect(employerOnly.employer == "南山中学" && employerOnly.mobile == created.mobile)
+            change.version = employerOnly.version
+            let mobile = try await store.updateMember(
+                RegistryV1.UpdateMemberRequest(member: change, updateMask: GoogleProtobuf.FieldMask(paths: ["mobile"])),
+                caller: nanshan
+            ).member!
+            #expect(mobile.mobile == "13900139000")
+        }
+    }
+
     @Test("lifecycle transitions keep history, newest first", arguments: Engine.allCases)
     func lifecycle(engine: Engine) async throws {
         try await withStore(engine) { store in

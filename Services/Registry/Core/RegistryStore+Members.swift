@@ -2,6 +2,19 @@ import Model
 import ServiceKit
 
 extension RegistryStore {
+    /// The update paths that hold personal data: a caller without the personal-data
+    /// permission for the member's region sees them masked and may not name them.
+    static let memberPersonalDataPaths: Set<String> = [
+        "resident_id_number", "mobile", "birth_date", "private_economy_details", "compatriot_details",
+    ]
+
+    /// PERMISSION_DENIED for naming personal-data `paths` without the permission for the region.
+    static func personalDataNotPermitted(_ paths: [String], regionCode: String) -> ServiceError {
+        .permissionDenied(
+            reason: "changing \(paths.joined(separator: ", ")) needs the personal-data permission for region \(regionCode)",
+            errorReason: "ROLE_NOT_ALLOWED")
+    }
+
     /// The paths UpdateMember accepts.
     static let memberUpdatablePaths: Set<String> = [
         "region_code", "category", "additional_categories", "name", "gender", "birth_date", "ethnicity_code",
@@ -63,25 +76,41 @@ extension RegistryStore {
     /// GetMember (unmasked: masking is the caller-aware service's job).
     /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
     public func getMember(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> RegistryV1.GetMemberResponse {
-        let bytes = try await self.getMemberEncoded(request)
-        do {
-            return try Self.decode(RegistryV1.GetMemberResponse.self, bytes)
-        } catch {
-            throw ServiceError.from(error)
-        }
-    }
-
-    /// GetMember's response, encoded: the stored member's bytes behind the response's field
-    /// tag, so the hot read decodes and re-encodes nothing.
-    /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
-    public func getMemberEncoded(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> [UInt8] {
         guard !request.memberId.isEmpty else {
             throw Validate.invalid("member_id", "required")
         }
         let id = request.memberId
-        let body = try await self.quickRead { connection in try Self.fetchMemberBody(connection, id: id) }
-        guard let body else {
+        guard let member = try await self.quickRead({ connection in try Self.fetchMember(connection, id: id) }) else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+        }
+        return RegistryV1.GetMemberResponse(member: member)
+    }
+
+    /// GetMember's response for `caller`, encoded: the stored member's bytes behind the
+    /// response's field tag when the caller may see its personal data, so the hot read decodes
+    /// and re-encodes nothing; otherwise the member decoded, masked and encoded.
+    /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
+    public func getMemberEncoded(
+        _ request: RegistryV1.GetMemberRequest, disclosingTo caller: Caller
+    ) async throws(ServiceError) -> [UInt8] {
+        guard !request.memberId.isEmpty else {
+            throw Validate.invalid("member_id", "required")
+        }
+        let id = request.memberId
+        let row = try await self.quickRead { connection in
+            try connection.queryOne("SELECT body, region_key FROM members WHERE id = ?", [.text(id)])
+                .map { (body: $0.bytes(0), regionKey: $0.string(1)) }
+        }
+        guard let row else {
+            throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+        }
+        var body = row.body
+        if !caller.maySeePersonalData(regionKey: row.regionKey) {
+            do {
+                body = Masking.masked(try Self.decode(RegistryV1.Member.self, body)).serializedBytes()
+            } catch {
+                throw ServiceError.from(error)
+            }
         }
         // GetMemberResponse { Member member = 1; }
         return ProtoWire.field(1, lengthDelimited: body)
@@ -164,6 +193,10 @@ extension RegistryStore {
                 throw ServiceError.failedPrecondition(
                     reason: "member is \(member.status) and can no longer change", subject: "member",
                     errorReason: "INVALID_STATE_TRANSITION")
+            }
+            let personal = changed.filter(Self.memberPersonalDataPaths.contains)
+            if !personal.isEmpty && !caller.maySeePersonalData(regionCode: member.regionCode) {
+                throw Self.personalDataNotPermitted(personal, regionCode: member.regionCode)
             }
             let previous = member
             for path in changed {

@@ -194,6 +194,10 @@ extension RegistryStore {
                     reason: "organisation is dissolved", subject: "organisation \(input.id)",
                     errorReason: "INVALID_STATE_TRANSITION")
             }
+            let personal = changed.filter { $0 == "unified_social_credit_code" || $0 == "contact_mobile" }
+            if !personal.isEmpty && !caller.maySeePersonalData(regionCode: organisation.regionCode) {
+                throw Self.personalDataNotPermitted(personal, regionCode: organisation.regionCode)
+            }
             let previous = organisation
             for path in changed {
                 switch path {

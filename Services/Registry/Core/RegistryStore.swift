@@ -3,17 +3,38 @@ import Model
 import ServiceKit
 
 /// Who is calling: filled by the RPC layer from the call's authentication, never from
-/// request fields. The store records it in audit fields, history and the change feed.
+/// request fields. The store records it in audit fields, history and the change feed; the
+/// service shows it personal data only where it holds the personal-data permission.
 public struct Caller: Sendable, Hashable {
     /// The caller's user id.
     public var userID: String
     /// The caller's display name, kept in history entries.
     public var displayName: String
+    /// The region subtrees in which the caller may see personal data (resident ID numbers,
+    /// mobiles, credit codes, permit numbers, birth dates), as region-key prefixes.
+    public var personalDataPrefixes: [String]
 
-    /// A caller with `userID` and `displayName` (defaults to the id).
-    public init(userID: String, displayName: String? = nil) {
+    /// A caller with `userID`, `displayName` (defaults to the id), and the personal-data
+    /// permission in the subtrees of `personalDataRegions`.
+    public init(userID: String, displayName: String? = nil, personalDataRegions: [RegionCode] = []) {
         self.userID = userID
         self.displayName = displayName ?? userID
+        self.personalDataPrefixes = personalDataRegions.map(RegionKeys.prefix)
+    }
+
+    /// Whether the caller may see personal data of a record in the region with the 12-digit
+    /// key `regionKey` ("" for a record without a region: then only with a permission for a
+    /// whole province).
+    public func maySeePersonalData(regionKey: String) -> Bool {
+        if regionKey.isEmpty {
+            return self.personalDataPrefixes.contains { $0.count == 2 }
+        }
+        return self.personalDataPrefixes.contains { regionKey.hasPrefix($0) }
+    }
+
+    /// Whether the caller may see personal data of a record in region `code`.
+    public func maySeePersonalData(regionCode code: String) -> Bool {
+        self.maySeePersonalData(regionKey: RegionKeys.key(code))
     }
 }
 

@@ -18,12 +18,32 @@ struct RegistryService: Sendable {
     var pollInterval: Duration = .milliseconds(50)
     var heartbeatInterval: Duration = .seconds(30)
 
-    /// The caller, from the call's metadata (`x-tongxin-user`, `x-tongxin-user-name`).
-    /// Authentication is not in place yet: an absent user is recorded as "anonymous".
-    static func caller(_ context: ServerContext) -> Caller {
-        Caller(
+    /// The metadata naming the region subtrees where the caller may see personal data.
+    static let personalDataHeader = "x-tongxin-personal-data-regions"
+
+    /// The caller, from the call's metadata: `x-tongxin-user`, `x-tongxin-user-name`, and
+    /// `x-tongxin-personal-data-regions` (comma-separated region codes: the subtrees where it
+    /// holds the personal-data permission; none without it). Authentication is not in place
+    /// yet: the province's gateway sets these; an absent user is recorded as "anonymous".
+    /// - Throws: INVALID_ARGUMENT naming the header when a region code in it is malformed.
+    static func caller(_ context: ServerContext) throws(ServiceError) -> Caller {
+        var regions: [RegionCode] = []
+        for case .string(let value) in context.metadata.values(Self.personalDataHeader) {
+            for part in value.split(separator: ",") {
+                let code = String(part.filter { !$0.isWhitespace })
+                guard !code.isEmpty else { continue }
+                do {
+                    regions.append(try RegionCode(validating: code))
+                } catch {
+                    throw ServiceError.invalidArgument(
+                        field: "metadata \(Self.personalDataHeader)", reason: "\"\(code)\": \(error.description)",
+                        errorReason: "INVALID_FIELD")
+                }
+            }
+        }
+        return Caller(
             userID: context.metadata.first("x-tongxin-user") ?? "anonymous",
-            displayName: context.metadata.first("x-tongxin-user-name"))
+            displayName: context.metadata.first("x-tongxin-user-name"), personalDataRegions: regions)
     }
 
     private func fail(_ error: ServiceError) -> RPCError {
@@ -56,29 +76,105 @@ struct RegistryService: Sendable {
         self.unary(&router, API.ListChildRegions.self) { r, _ in try await s.get().listChildRegions(r) }
         self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.get().listRegionAncestors(r) }
         self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
-        self.unary(&router, API.CreateMember.self) { try await s.get().createMember($0, caller: $1) }
-        // The hot read answers with the stored bytes (no decode and re-encode of the member).
-        router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, _: ServerContext) in
-            try await self.answering { ByteBuffer(bytes: try await s.get().getMemberEncoded(request)) }
+        // Every response carrying a member, an organisation or a negative-list entry shows its
+        // personal data only to a caller with the permission for its region (Caller.disclosed).
+        self.unary(&router, API.CreateMember.self) { r, c in
+            var response = try await s.get().createMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
         }
-        self.unary(&router, API.BatchGetMembers.self) { r, _ in try await s.get().batchGetMembers(r) }
-        self.unary(&router, API.ListMembers.self) { r, _ in try await s.get().listMembers(r) }
-        self.unary(&router, API.UpdateMember.self) { try await s.get().updateMember($0, caller: $1) }
-        self.unary(&router, API.AdmitMember.self) { try await s.get().admitMember($0, caller: $1) }
-        self.unary(&router, API.RejectMember.self) { try await s.get().rejectMember($0, caller: $1) }
-        self.unary(&router, API.SuspendMember.self) { try await s.get().suspendMember($0, caller: $1) }
-        self.unary(&router, API.ReinstateMember.self) { try await s.get().reinstateMember($0, caller: $1) }
-        self.unary(&router, API.ExitMember.self) { try await s.get().exitMember($0, caller: $1) }
+        // The hot read answers with the stored bytes when the caller may see them all.
+        router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, context: ServerContext) in
+            try await self.answering {
+                ByteBuffer(bytes: try await s.get().getMemberEncoded(request, disclosingTo: Self.caller(context)))
+            }
+        }
+        self.unary(&router, API.BatchGetMembers.self) { r, c in
+            var response = try await s.get().batchGetMembers(r)
+            response.members = response.members.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.ListMembers.self) { r, c in
+            var response = try await s.get().listMembers(r)
+            response.members = response.members.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.UpdateMember.self) { r, c in
+            var response = try await s.get().updateMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.AdmitMember.self) { r, c in
+            var response = try await s.get().admitMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.RejectMember.self) { r, c in
+            var response = try await s.get().rejectMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.SuspendMember.self) { r, c in
+            var response = try await s.get().suspendMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.ReinstateMember.self) { r, c in
+            var response = try await s.get().reinstateMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.ExitMember.self) { r, c in
+            var response = try await s.get().exitMember(r, caller: c)
+            response.member = response.member.map(c.disclosed)
+            return response
+        }
         self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.get().listMemberHistory(r) }
-        self.unary(&router, API.AddNegativeListEntry.self) { try await s.get().addNegativeListEntry($0, caller: $1) }
-        self.unary(&router, API.RemoveNegativeListEntry.self) { try await s.get().removeNegativeListEntry($0, caller: $1) }
-        self.unary(&router, API.ListNegativeListEntries.self) { r, _ in try await s.get().listNegativeListEntries(r) }
-        self.unary(&router, API.CheckNegativeList.self) { r, _ in try await s.get().checkNegativeList(r) }
-        self.unary(&router, API.CreateOrganisation.self) { try await s.get().createOrganisation($0, caller: $1) }
-        self.unary(&router, API.GetOrganisation.self) { r, _ in try await s.get().getOrganisation(r) }
-        self.unary(&router, API.ListOrganisations.self) { r, _ in try await s.get().listOrganisations(r) }
-        self.unary(&router, API.UpdateOrganisation.self) { try await s.get().updateOrganisation($0, caller: $1) }
-        self.unary(&router, API.DissolveOrganisation.self) { try await s.get().dissolveOrganisation($0, caller: $1) }
+        self.unary(&router, API.AddNegativeListEntry.self) { r, c in
+            var response = try await s.get().addNegativeListEntry(r, caller: c)
+            response.entry = response.entry.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.RemoveNegativeListEntry.self) { r, c in
+            var response = try await s.get().removeNegativeListEntry(r, caller: c)
+            response.entry = response.entry.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.ListNegativeListEntries.self) { r, c in
+            var response = try await s.get().listNegativeListEntries(r)
+            response.entries = response.entries.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.CheckNegativeList.self) { r, c in
+            var response = try await s.get().checkNegativeList(r)
+            response.entries = response.entries.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.CreateOrganisation.self) { r, c in
+            var response = try await s.get().createOrganisation(r, caller: c)
+            response.organisation = response.organisation.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.GetOrganisation.self) { r, c in
+            var response = try await s.get().getOrganisation(r)
+            response.organisation = response.organisation.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.ListOrganisations.self) { r, c in
+            var response = try await s.get().listOrganisations(r)
+            response.organisations = response.organisations.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.UpdateOrganisation.self) { r, c in
+            var response = try await s.get().updateOrganisation(r, caller: c)
+            response.organisation = response.organisation.map(c.disclosed)
+            return response
+        }
+        self.unary(&router, API.DissolveOrganisation.self) { r, c in
+            var response = try await s.get().dissolveOrganisation(r, caller: c)
+            response.organisation = response.organisation.map(c.disclosed)
+            return response
+        }
         self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.get().listOrganisationHistory(r) }
         self.unary(&router, API.CreateMembership.self) { try await s.get().createMembership($0, caller: $1) }
         self.unary(&router, API.UpdateMembership.self) { try await s.get().updateMembership($0, caller: $1) }
@@ -91,7 +187,7 @@ struct RegistryService: Sendable {
         self.unary(&router, API.GetRegistryStatistics.self) { r, _ in try await s.get().registryStatistics(r) }
         router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
             do {
-                try await self.watch(request, writer)
+                try await self.watch(request, caller: Self.caller(context), writer)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as RPCError {
@@ -106,7 +202,9 @@ struct RegistryService: Sendable {
     /// soon as this process commits them) and a heartbeat every `heartbeatInterval` while
     /// idle. Every message carries the token to resume right after it, so a watcher that
     /// reconnects misses and repeats nothing.
-    func watch(_ request: RegistryV1.WatchChangesRequest, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>) async throws {
+    func watch(
+        _ request: RegistryV1.WatchChangesRequest, caller: Caller, _ writer: ResponseWriter<RegistryV1.WatchChangesResponse>
+    ) async throws {
         let store = try self.store.get()
         let bounds = try await store.changeFeedBounds()
         var position: Int64
@@ -131,7 +229,9 @@ struct RegistryService: Sendable {
             let page = try await store.changes(
                 after: position, limit: 500, entityKinds: request.entityKinds, regionCode: request.regionCode)
             for event in page.events {
-                try await writer.write(RegistryV1.WatchChangesResponse(event: event, resumeToken: ChangeFeedToken.encode(event.sequence)))
+                try await writer.write(
+                    RegistryV1.WatchChangesResponse(
+                        event: caller.disclosed(event), resumeToken: ChangeFeedToken.encode(event.sequence)))
                 lastSent = ContinuousClock.now
             }
             let advanced = page.scannedThrough > position

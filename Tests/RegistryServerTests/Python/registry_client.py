@@ -93,6 +93,37 @@ def main():
     got = registry.GetMember(svc.GetMemberRequest(member_id=created[1].id), metadata=who)
     check(got.member.name == "张四" and got.member.category == reg.MEMBER_CATEGORY_RELIGIOUS, "GetMember")
 
+    # Personal data: masked unless the caller holds the permission for the member's region.
+    full_id = id_number("420106", "19800101", 13)
+    check(got.member.personal_data_masked and got.member.resident_id_number == full_id[:6] + "********" + full_id[-4:]
+          and got.member.mobile == "138****8001" and not got.member.HasField("birth_date"),
+          "without the personal-data permission GetMember masks: %s" % got.member)
+    allowed = who + (("x-tongxin-personal-data-regions", "420100"),)
+    plain = registry.GetMember(svc.GetMemberRequest(member_id=created[1].id), metadata=allowed)
+    check(not plain.member.personal_data_masked and plain.member.resident_id_number == full_id
+          and plain.member.mobile == "13800138001" and plain.member.birth_date.year == 1980,
+          "with the permission for 武汉市 GetMember shows it: %s" % plain.member)
+    elsewhere = registry.GetMember(svc.GetMemberRequest(member_id=created[1].id),
+                                   metadata=who + (("x-tongxin-personal-data-regions", "420111"),))
+    check(elsewhere.member.personal_data_masked, "a permission for 洪山区 does not show a 武昌区 member")
+    try:
+        registry.GetMember(svc.GetMemberRequest(member_id=created[1].id),
+                           metadata=who + (("x-tongxin-personal-data-regions", "42x"),))
+        check(False, "a malformed permission region is rejected")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-tongxin-personal-data-regions" in e.details(),
+              "INVALID_ARGUMENT naming the header, got %s %s" % (e.code(), e.details()))
+    try:
+        registry.UpdateMember(svc.UpdateMemberRequest(
+            member=reg.Member(id=created[1].id, mobile="13900139000", version=created[1].version),
+            update_mask=field_mask_pb2.FieldMask(paths=["mobile"])), metadata=who)
+        check(False, "changing a mobile without the permission is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED, got %s %s" % (e.code(), e.details()))
+    masked_list = registry.ListMembers(svc.ListMembersRequest(region_code="420000"), metadata=who)
+    check(all(m.personal_data_masked and "*" in m.resident_id_number for m in masked_list.members),
+          "ListMembers masks without the permission")
+
     listed = registry.ListMembers(svc.ListMembersRequest(region_code="420100", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY), metadata=who)
     check(sorted(m.name for m in listed.members) == ["张三", "李五"], "search by region subtree and category: %s" % [m.name for m in listed.members])
     by_prefix = registry.ListMembers(svc.ListMembersRequest(region_code="420000", name_prefix="张"), metadata=who)
@@ -120,6 +151,7 @@ def main():
     token_after_first = None
     for message in watch:
         if message.HasField("event") and message.event.entity_kind == reg.CHANGE_ENTITY_KIND_MEMBER:
+            check(message.event.member.personal_data_masked, "a watcher without the permission sees events masked")
             seen.append(message.event.entity_id)
             if token_after_first is None:
                 token_after_first = message.resume_token

@@ -4,7 +4,9 @@ import RegistryCore
 
 /// A small region tree of Shenzhen and valid identifiers for tests.
 enum Fixtures {
-    static let caller = Caller(userID: "u-admin", displayName: "管理员")
+    /// The provincial administrator: may see personal data in the whole fixture province.
+    static let caller = Caller(
+        userID: "u-admin", displayName: "管理员", personalDataRegions: [try! RegionCode(validating: "440000")])
 
     /// 2026-06-15 12:00 China Standard Time, in microseconds since 1970 UTC.
     @Sendable static func noon() -> Int64 {
