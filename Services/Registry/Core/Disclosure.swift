@@ -27,3 +27,21 @@ extension Caller {
         return event
     }
 }
+
+/// A record whose personal data a response shows or masks per caller.
+public protocol Disclosable {
+    /// The record as `caller` may see it.
+    func disclosed(to caller: Caller) -> Self
+}
+
+extension RegistryV1.Member: Disclosable {
+    public func disclosed(to caller: Caller) -> Self { caller.disclosed(self) }
+}
+
+extension RegistryV1.Organisation: Disclosable {
+    public func disclosed(to caller: Caller) -> Self { caller.disclosed(self) }
+}
+
+extension RegistryV1.NegativeListEntry: Disclosable {
+    public func disclosed(to caller: Caller) -> Self { caller.disclosed(self) }
+}

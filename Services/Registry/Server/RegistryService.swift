@@ -68,6 +68,30 @@ struct RegistryService: Sendable {
         }
     }
 
+    /// A unary RPC whose response's record at `record` is shown to the caller as it may see it.
+    private func unary<M: RPCMethod, D: Disclosable & Sendable>(
+        _ router: inout Router, _ method: M.Type, disclosing record: any WritableKeyPath<M.Output, D?> & Sendable,
+        _ body: @escaping @Sendable (M.Input, Caller) async throws -> M.Output
+    ) {
+        self.unary(&router, method) { request, caller in
+            var response = try await body(request, caller)
+            response[keyPath: record] = response[keyPath: record]?.disclosed(to: caller)
+            return response
+        }
+    }
+
+    /// A unary RPC whose response's records at `records` are shown to the caller as it may see them.
+    private func unary<M: RPCMethod, D: Disclosable & Sendable>(
+        _ router: inout Router, _ method: M.Type, disclosing records: any WritableKeyPath<M.Output, [D]> & Sendable,
+        _ body: @escaping @Sendable (M.Input, Caller) async throws -> M.Output
+    ) {
+        self.unary(&router, method) { request, caller in
+            var response = try await body(request, caller)
+            response[keyPath: records] = response[keyPath: records].map { $0.disclosed(to: caller) }
+            return response
+        }
+    }
+
     /// Registers every RPC of the service on `router`.
     func register(into router: inout Router) {
         let s = self.store
@@ -78,103 +102,31 @@ struct RegistryService: Sendable {
         self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
         // Every response carrying a member, an organisation or a negative-list entry shows its
         // personal data only to a caller with the permission for its region (Caller.disclosed).
-        self.unary(&router, API.CreateMember.self) { r, c in
-            var response = try await s.get().createMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
+        self.unary(&router, API.CreateMember.self, disclosing: \.member) { try await s.get().createMember($0, caller: $1) }
         // The hot read answers with the stored bytes when the caller may see them all.
         router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, context: ServerContext) in
             try await self.answering {
                 ByteBuffer(bytes: try await s.get().getMemberEncoded(request, disclosingTo: Self.caller(context)))
             }
         }
-        self.unary(&router, API.BatchGetMembers.self) { r, c in
-            var response = try await s.get().batchGetMembers(r)
-            response.members = response.members.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.ListMembers.self) { r, c in
-            var response = try await s.get().listMembers(r)
-            response.members = response.members.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.UpdateMember.self) { r, c in
-            var response = try await s.get().updateMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.AdmitMember.self) { r, c in
-            var response = try await s.get().admitMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.RejectMember.self) { r, c in
-            var response = try await s.get().rejectMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.SuspendMember.self) { r, c in
-            var response = try await s.get().suspendMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.ReinstateMember.self) { r, c in
-            var response = try await s.get().reinstateMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.ExitMember.self) { r, c in
-            var response = try await s.get().exitMember(r, caller: c)
-            response.member = response.member.map(c.disclosed)
-            return response
-        }
+        self.unary(&router, API.BatchGetMembers.self, disclosing: \.members) { r, _ in try await s.get().batchGetMembers(r) }
+        self.unary(&router, API.ListMembers.self, disclosing: \.members) { r, _ in try await s.get().listMembers(r) }
+        self.unary(&router, API.UpdateMember.self, disclosing: \.member) { try await s.get().updateMember($0, caller: $1) }
+        self.unary(&router, API.AdmitMember.self, disclosing: \.member) { try await s.get().admitMember($0, caller: $1) }
+        self.unary(&router, API.RejectMember.self, disclosing: \.member) { try await s.get().rejectMember($0, caller: $1) }
+        self.unary(&router, API.SuspendMember.self, disclosing: \.member) { try await s.get().suspendMember($0, caller: $1) }
+        self.unary(&router, API.ReinstateMember.self, disclosing: \.member) { try await s.get().reinstateMember($0, caller: $1) }
+        self.unary(&router, API.ExitMember.self, disclosing: \.member) { try await s.get().exitMember($0, caller: $1) }
         self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.get().listMemberHistory(r) }
-        self.unary(&router, API.AddNegativeListEntry.self) { r, c in
-            var response = try await s.get().addNegativeListEntry(r, caller: c)
-            response.entry = response.entry.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.RemoveNegativeListEntry.self) { r, c in
-            var response = try await s.get().removeNegativeListEntry(r, caller: c)
-            response.entry = response.entry.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.ListNegativeListEntries.self) { r, c in
-            var response = try await s.get().listNegativeListEntries(r)
-            response.entries = response.entries.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.CheckNegativeList.self) { r, c in
-            var response = try await s.get().checkNegativeList(r)
-            response.entries = response.entries.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.CreateOrganisation.self) { r, c in
-            var response = try await s.get().createOrganisation(r, caller: c)
-            response.organisation = response.organisation.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.GetOrganisation.self) { r, c in
-            var response = try await s.get().getOrganisation(r)
-            response.organisation = response.organisation.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.ListOrganisations.self) { r, c in
-            var response = try await s.get().listOrganisations(r)
-            response.organisations = response.organisations.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.UpdateOrganisation.self) { r, c in
-            var response = try await s.get().updateOrganisation(r, caller: c)
-            response.organisation = response.organisation.map(c.disclosed)
-            return response
-        }
-        self.unary(&router, API.DissolveOrganisation.self) { r, c in
-            var response = try await s.get().dissolveOrganisation(r, caller: c)
-            response.organisation = response.organisation.map(c.disclosed)
-            return response
-        }
+        self.unary(&router, API.AddNegativeListEntry.self, disclosing: \.entry) { try await s.get().addNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.RemoveNegativeListEntry.self, disclosing: \.entry) { try await s.get().removeNegativeListEntry($0, caller: $1) }
+        self.unary(&router, API.ListNegativeListEntries.self, disclosing: \.entries) { r, _ in try await s.get().listNegativeListEntries(r) }
+        self.unary(&router, API.CheckNegativeList.self, disclosing: \.entries) { r, _ in try await s.get().checkNegativeList(r) }
+        self.unary(&router, API.CreateOrganisation.self, disclosing: \.organisation) { try await s.get().createOrganisation($0, caller: $1) }
+        self.unary(&router, API.GetOrganisation.self, disclosing: \.organisation) { r, _ in try await s.get().getOrganisation(r) }
+        self.unary(&router, API.ListOrganisations.self, disclosing: \.organisations) { r, _ in try await s.get().listOrganisations(r) }
+        self.unary(&router, API.UpdateOrganisation.self, disclosing: \.organisation) { try await s.get().updateOrganisation($0, caller: $1) }
+        self.unary(&router, API.DissolveOrganisation.self, disclosing: \.organisation) { try await s.get().dissolveOrganisation($0, caller: $1) }
         self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.get().listOrganisationHistory(r) }
         self.unary(&router, API.CreateMembership.self) { try await s.get().createMembership($0, caller: $1) }
         self.unary(&router, API.UpdateMembership.self) { try await s.get().updateMembership($0, caller: $1) }
