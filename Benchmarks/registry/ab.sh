@@ -3,7 +3,8 @@
 # is judged against the machine's drift (the same binary varied by ±10 % within an hour here):
 # each round restores the copy, then for build A and then build B runs durable creates at 64
 # callers (the same unused requests every time) and GetMember on random ids, server on core 0,
-# `tongxin load` (of build A) on core 1.
+# `tongxin load` (of build A) on core 1, as a caller who may see personal data in the seeded
+# province (x-tongxin-personal-data-regions: 420000).
 # Needs a seeded database from `Benchmarks/registry/run.sh sqlite` (its export folder holds the
 # member ids and the create requests).
 # Usage: Benchmarks/registry/ab.sh BIN_A BIN_B [ROUNDS] [CREATES]
@@ -44,6 +45,7 @@ one() {  # BIN LABEL → "creates/s getmember/s"
     server=$registry
     wait_serving $port
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/CreateMember --output json \
+        -H 'x-tongxin-personal-data-regions: 420000' \
         -c 64 --connections 4 -n "$creates" --template "{{next:$work/creates.jsonl}}" > "$run/create.json"
     taskset -c 1 "$tx" load "127.0.0.1:$port" tongxin.registry.v1.RegistryService/GetMember --output json \
         -H 'x-tongxin-personal-data-regions: 420000' \

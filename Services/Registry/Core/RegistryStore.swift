@@ -22,6 +22,19 @@ public struct Caller: Sendable, Hashable {
         self.personalDataPrefixes = personalDataRegions.map(RegionKeys.prefix)
     }
 
+    /// A caller whose personal-data subtrees are already region-key prefixes (as
+    /// ``personalDataPrefixes`` holds them).
+    public init(userID: String, displayName: String? = nil, personalDataPrefixes: [String]) {
+        self.userID = userID
+        self.displayName = displayName ?? userID
+        self.personalDataPrefixes = personalDataPrefixes
+    }
+
+    /// The region-key prefixes of `regions`' subtrees.
+    public static func prefixes(of regions: [RegionCode]) -> [String] {
+        regions.map(RegionKeys.prefix)
+    }
+
     /// Whether the caller may see personal data of a record in the region with the 12-digit
     /// key `regionKey` ("" for a record without a region: then only with a permission for a
     /// whole province).
