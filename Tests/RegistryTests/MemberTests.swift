@@ -127,6 +127,29 @@ struct MemberTests {
         }
     }
 
+    @Test("a retry is the same request by content: other bytes for the same message are not a conflict", arguments: Engine.allCases)
+    func retryBySameContent(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let request = RegistryV1.CreateMemberRequest(requestId: "req-bytes", member: Fixtures.member("郑一", id: 23))
+            let received = request.serializedBytes()
+            let first = try await store.createMember(request, caller: Fixtures.caller, requestBytes: received)
+            // The same message as another client might send it: with a field this server does
+            // not know (number 99, a string) after the known ones.
+            let other = received + [0x9A, 0x06, 0x01, 0x78]
+            #expect(other != received)
+            #expect(try RegistryV1.CreateMemberRequest(serializedBytes: other) == request)
+            let retry = try await store.createMember(request, caller: Fixtures.caller, requestBytes: other)
+            #expect(retry.member == first.member)
+            var changed = request
+            changed.member?.name = "郑二"
+            let conflict = await expectServiceError {
+                try await store.createMember(changed, caller: Fixtures.caller, requestBytes: changed.serializedBytes())
+            }
+            #expect(conflict == .alreadyExists(resource: "request_id", name: "req-bytes", errorReason: "REQUEST_ID_CONFLICT"))
+        }
+    }
+
     @Test("personal data: shown only where the caller holds the permission; naming it in an update needs it", arguments: Engine.allCases)
     func personalData(engine: Engine) async throws {
         try await withStore(engine) { store in

@@ -41,7 +41,7 @@ final class MemberCreation: SQLBatchWrite {
             let key = RequestKey(caller: item.caller.userID, requestID: item.requestID)
             if let record = earlier[key] {
                 outcomes[index] = Result {
-                    guard record.request == item.requestBytes else {
+                    guard try Self.sameRequest(record.request, item.requestBytes) else {
                         throw ServiceError.alreadyExists(
                             resource: "request_id", name: item.requestID, errorReason: "REQUEST_ID_CONFLICT")
                     }
@@ -84,7 +84,7 @@ final class MemberCreation: SQLBatchWrite {
         }
         for (index, first) in retries {
             outcomes[index] = Result {
-                guard items[index].requestBytes == items[first].requestBytes else {
+                guard try Self.sameRequest(items[index].requestBytes, items[first].requestBytes) else {
                     throw ServiceError.alreadyExists(
                         resource: "request_id", name: items[index].requestID, errorReason: "REQUEST_ID_CONFLICT")
                 }
@@ -92,6 +92,16 @@ final class MemberCreation: SQLBatchWrite {
             }
         }
         return outcomes.map { $0! }
+    }
+
+    /// Whether two encoded CreateMember requests ask for the same thing: the same bytes, or
+    /// (encoded by different clients, or with fields they do not share) the same message.
+    private static func sameRequest(_ a: [UInt8], _ b: [UInt8]) throws -> Bool {
+        if a == b {
+            return true
+        }
+        return try RegistryStore.decode(RegistryV1.CreateMemberRequest.self, a)
+            == RegistryStore.decode(RegistryV1.CreateMemberRequest.self, b)
     }
 
     /// Throws the error `item` fails with, if any.

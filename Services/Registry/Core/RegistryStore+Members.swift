@@ -29,8 +29,10 @@ extension RegistryStore {
     /// - Throws: INVALID_ARGUMENT (naming the field and the rule); NOT_FOUND (region);
     ///   ALREADY_EXISTS (a live member has the resident ID number; request_id conflict);
     ///   FAILED_PRECONDITION (negative-list match naming the entry; inactive region).
+    /// - Parameter requestBytes: the request as received, when the caller has it: recorded for
+    ///   retries instead of the request encoded again.
     public func createMember(
-        _ request: RegistryV1.CreateMemberRequest, caller: Caller
+        _ request: RegistryV1.CreateMemberRequest, caller: Caller, requestBytes: [UInt8]? = nil
     ) async throws(ServiceError) -> RegistryV1.CreateMemberResponse {
         try Validate.requestID(request.requestId)
         guard let input = request.member else {
@@ -61,7 +63,7 @@ extension RegistryStore {
             createTime: Timestamps.make(now), updateTime: Timestamps.make(now), createdBy: caller.userID,
             updatedBy: caller.userID)
         let item = MemberCreation.Item(
-            caller: caller, requestID: request.requestId, requestBytes: request.serializedBytes(), member: member,
+            caller: caller, requestID: request.requestId, requestBytes: requestBytes ?? request.serializedBytes(), member: member,
             admit: request.admit, reason: request.reason, now: now, today: today)
         do {
             return try await self.database.write(item, batchedBy: Self.memberCreation)

@@ -122,7 +122,17 @@ struct RegistryService: Sendable {
         self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
         // Every response carrying a member, an organisation or a negative-list entry shows its
         // personal data only to a caller with the permission for its region (Caller.disclosed).
-        self.unary(&router, API.CreateMember.self, disclosing: \.member) { try await s.get().createMember($0, caller: $1) }
+        // The request's bytes as received are what an idempotent retry is compared with: no
+        // second encoding of the member per create.
+        router.register(API.CreateMember.self, receivingBytes: { request, received, context in
+            try await self.answering {
+                let caller = try Self.caller(context)
+                var response = try await s.get().createMember(
+                    request, caller: caller, requestBytes: Array(received.readableBytesView))
+                response.member = response.member?.disclosed(to: caller)
+                return response
+            }
+        })
         // The hot read answers with the stored bytes when the caller may see them all.
         router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, context: ServerContext) in
             try await self.answering {
