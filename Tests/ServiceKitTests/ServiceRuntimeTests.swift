@@ -52,7 +52,7 @@ struct ServiceRuntimeTests {
         // A database's reads, writes and transactions (other tests of this process may add
         // to the same series, so only their presence is checked).
         try await withTestDatabase("sqlite") { database in
-            try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'x')") }
+            _ = try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'x')") }
             _ = try await database.read { try $0.queryOne("SELECT name FROM items WHERE id = 1") }
         }
 
