@@ -140,7 +140,17 @@ struct RegistryService: Sendable {
             }
         }
         self.unary(&router, API.BatchGetMembers.self, disclosing: \.members) { r, _ in try await s.get().batchGetMembers(r) }
-        self.unary(&router, API.ListMembers.self, disclosing: \.members) { r, _ in try await s.get().listMembers(r) }
+        self.unary(&router, API.ListMembers.self, disclosing: \.members) { r, c in
+            // Finding members by resident ID number tells whether a person is registered:
+            // personal data, so it takes the permission for the whole subtree searched.
+            if !r.residentIdNumber.isEmpty && !c.maySeePersonalData(regionCode: r.regionCode) {
+                throw ServiceError.permissionDenied(
+                    reason: "searching by resident_id_number needs the personal-data permission for region "
+                        + (r.regionCode.isEmpty ? "the whole province" : r.regionCode),
+                    errorReason: "ROLE_NOT_ALLOWED")
+            }
+            return try await s.get().listMembers(r)
+        }
         self.unary(&router, API.UpdateMember.self, disclosing: \.member) { try await s.get().updateMember($0, caller: $1) }
         self.unary(&router, API.AdmitMember.self, disclosing: \.member) { try await s.get().admitMember($0, caller: $1) }
         self.unary(&router, API.RejectMember.self, disclosing: \.member) { try await s.get().rejectMember($0, caller: $1) }

@@ -120,6 +120,13 @@ def main():
         check(False, "changing a mobile without the permission is refused")
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED, got %s %s" % (e.code(), e.details()))
+    try:
+        registry.ListMembers(svc.ListMembersRequest(region_code="420100", resident_id_number=full_id), metadata=who)
+        check(False, "searching by resident ID number without the permission is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED, got %s %s" % (e.code(), e.details()))
+    by_id = registry.ListMembers(svc.ListMembersRequest(region_code="420100", resident_id_number=full_id), metadata=allowed)
+    check([m.id for m in by_id.members] == [created[1].id], "with the permission the search by resident ID finds the member")
     masked_list = registry.ListMembers(svc.ListMembersRequest(region_code="420000"), metadata=who)
     check(all(m.personal_data_masked and "*" in m.resident_id_number for m in masked_list.members),
           "ListMembers masks without the permission")
