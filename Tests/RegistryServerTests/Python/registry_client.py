@@ -125,6 +125,11 @@ def main():
         check(False, "searching by resident ID number without the permission is refused")
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED, got %s %s" % (e.code(), e.details()))
+    try:
+        registry.ListMembers(svc.ListMembersRequest(region_code="42x", resident_id_number=full_id), metadata=who)
+        check(False, "a malformed region is rejected")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT, "a malformed region is INVALID_ARGUMENT before the permission, got %s" % e.code())
     by_id = registry.ListMembers(svc.ListMembersRequest(region_code="420100", resident_id_number=full_id), metadata=allowed)
     check([m.id for m in by_id.members] == [created[1].id], "with the permission the search by resident ID finds the member")
     masked_list = registry.ListMembers(svc.ListMembersRequest(region_code="420000"), metadata=who)
