@@ -23,6 +23,7 @@ struct DomainRegionCodeTests {
             ("110101001001", .village, "110101001001", "110101001001", "110101001000"),
             ("110000000000", .province, "110000", "110000000000", nil),
             ("110101000000", .county, "110101", "110101000000", "110100"),
+            ("429004123456", .village, "429004123456", "429004123456", "429004123000"),
         ] as [(String, RegionLevel, String, String, String?)])
     func valid(text: String, level: RegionLevel, code: String, padded12: String, parent: String?) throws {
         let region = try Self.region(text)
@@ -90,6 +91,9 @@ struct DomainRegionCodeTests {
             ("11010A", .invalidCharacter(position: 6, character: "A", allowed: .digit)),
             ("11 101", .invalidCharacter(position: 3, character: " ", allowed: .digit)),
             ("11010100100x", .invalidCharacter(position: 12, character: "x", allowed: .digit)),
+            ("４２0000", .invalidCharacter(position: 1, character: "４", allowed: .digit)),
+            // Six UTF-8 bytes, two characters.
+            ("一二", .invalidRegionCode(.wrongLength(actual: 2))),
             ("000000", .invalidRegionCode(.unknownProvince("00"))),
             ("100000", .invalidRegionCode(.unknownProvince("10"))),
             ("190000", .invalidRegionCode(.unknownProvince("19"))),
