@@ -46,7 +46,7 @@ public final class AdminServer: Service, Sendable {
 
     /// Serves until graceful shutdown, then closes the port.
     public func run() async throws {
-        if self.boundChannel.withLockedValue { $0 } == nil { try await self.start() }
+        if self.boundChannel.withLockedValue({ $0 }) == nil { try await self.start() }
         try? await gracefulShutdown()
         try? await self.boundChannel.withLockedValue { $0 }?.close()
     }
