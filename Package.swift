@@ -40,8 +40,6 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Shared/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
-        // glibc's malloc.h (mallopt); part of libc, nothing to link.
-        .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
         // protoc-c output for every proto of the suite; written only by Tools/generate.sh.
         .target(
             name: "CTongxinProtos", dependencies: ["CProtobufC"], path: "Shared/CTongxinProtos",
@@ -74,7 +72,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Model", "RPC", "CMalloc",
+                "Model", "RPC",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Atomics", package: "swift-atomics"),

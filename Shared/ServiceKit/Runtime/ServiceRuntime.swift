@@ -61,7 +61,6 @@ public enum ServiceRuntime {
 
     /// Logs to standard error one line per event with metadata; metrics go to `metrics`.
     public static func bootstrap(logLevel: String) {
-        AllocatorTuning.apply()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
