@@ -185,8 +185,10 @@ struct ServerClientTests {
         }
         try await withServerAndClient(router) { client, _ in
             let start = ContinuousClock.now
+            // 2 s, not less: on a loaded CI machine a 200 ms deadline once passed before the
+            // server had started the handler (which then, correctly, never ran).
             await expectRPCError(.deadlineExceeded) {
-                try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty(), options: .timeout(.milliseconds(200)))
+                try await client.unary(TestService.EmptyCall.self, GRPCTesting.Empty(), options: .timeout(.seconds(2)))
             }
             // The handler would take a minute: returning long before that means the deadline ended
             // the call (a generous bound, not a timing measurement).
