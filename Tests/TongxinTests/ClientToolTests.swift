@@ -14,6 +14,19 @@ struct ClientToolTests {
         return directory
     }()
 
+    /// Runs `body` with a file in the temporary directory (`name`, a unique part, `extension`),
+    /// holding `contents` when given, and removes the file afterwards.
+    static func withTemporaryFile<T>(
+        _ name: String, extension ext: String, contents: String? = nil, _ body: (URL) throws -> T
+    ) throws -> T {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).\(ext)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        if let contents {
+            try Data(contents.utf8).write(to: file)
+        }
+        return try body(file)
+    }
+
     static func tongxin(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = self.buildDirectory.appendingPathComponent("tongxin")
@@ -133,85 +146,85 @@ struct ClientToolTests {
 
     @Test("load: templates take lines from a file and leave unknown placeholders as written")
     func templateLinesAndUnknown() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString).txt")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data("only\n".utf8).write(to: file)
-        let result = try Self.tongxin([
-            "load", self.address, "grpc.testing.TestService/UnaryCall",
-            "--template", #"{"responseStatus": {"code": 5, "message": "{{line:"# + file.path + #"}}|{{other}}|{{seq"}}"#,
-            "-c", "2", "-n", "10", "--output", "json",
-        ])
-        // No call succeeded (each asked for NOT_FOUND): the report, then exit status 1.
-        #expect(result.status == 1, "\(result.err)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
-        let codes = try #require(json["statusCodes"] as? [[String: Any]])
-        #expect(codes.first?["sample"] as? String == "only|{{other}}|{{seq")
-        #expect(codes.first?["count"] as? Int == 10)
+        try Self.withTemporaryFile("lines", extension: "txt", contents: "only\n") { file in
+            let result = try Self.tongxin([
+                "load", self.address, "grpc.testing.TestService/UnaryCall",
+                "--template", #"{"responseStatus": {"code": 5, "message": "{{line:"# + file.path + #"}}|{{other}}|{{seq"}}"#,
+                "-c", "2", "-n", "10", "--output", "json",
+            ])
+            // No call succeeded (each asked for NOT_FOUND): the report, then exit status 1.
+            #expect(result.status == 1, "\(result.err)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+            let codes = try #require(json["statusCodes"] as? [[String: Any]])
+            #expect(codes.first?["sample"] as? String == "only|{{other}}|{{seq")
+            #expect(codes.first?["count"] as? Int == 10)
+        }
     }
 
     @Test("load: open loop at a fixed rate keeps the rate, and writes an HTML report")
     func openLoopHTML() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString).html")
-        defer { try? FileManager.default.removeItem(at: file) }
-        let result = try Self.tongxin([
-            "load", self.address, "grpc.testing.TestService/EmptyCall", "--rps", "200", "-z", "1s", "-c", "8",
-            "--output", "html", "--out", file.path,
-        ])
-        #expect(result.status == 0, "\(result.err)")
-        let html = try String(contentsOf: file, encoding: .utf8)
-        #expect(html.contains("<svg"))
-        #expect(html.contains("open loop at 200 calls/s"))
-        #expect(!html.contains("<script"))
-        #expect(html.contains("Calls:     200 "))
+        try Self.withTemporaryFile("load", extension: "html") { file in
+            let result = try Self.tongxin([
+                "load", self.address, "grpc.testing.TestService/EmptyCall", "--rps", "200", "-z", "1s", "-c", "8",
+                "--output", "html", "--out", file.path,
+            ])
+            #expect(result.status == 0, "\(result.err)")
+            let html = try String(contentsOf: file, encoding: .utf8)
+            #expect(html.contains("<svg"))
+            #expect(html.contains("open loop at 200 calls/s"))
+            #expect(!html.contains("<script"))
+            #expect(html.contains("Calls:     200 "))
+        }
     }
 
     @Test("load: an open-loop run renders each call's template (here the next line of a file) before it starts")
     func openLoopPreparedTemplates() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("codes-\(UUID().uuidString).txt")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data("0\n5\n".utf8).write(to: file)
-        let result = try Self.tongxin([
-            "load", self.address, "grpc.testing.TestService/UnaryCall", "--rps", "200", "-z", "1s", "-c", "8",
-            "--template", #"{"responseStatus": {"code": {{next:"# + file.path + #"}}, "message": "call {{seq}}"}}"#,
-            "--output", "json",
-        ])
-        #expect(result.status == 0, "\(result.err)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
-        #expect(json["calls"] as? Int == 200)
-        // Calls alternate between the two lines, in sequence order.
-        let codes = try #require(json["statusCodes"] as? [[String: Any]])
-        #expect(codes.first { $0["code"] as? String == "OK" }?["count"] as? Int == 100)
-        let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
-        #expect(notFound?["count"] as? Int == 100)
-        let sample = try #require(notFound?["sample"] as? String)
-        let number = try #require(Int(sample.dropFirst("call ".count)))
-        #expect(sample.hasPrefix("call ") && number % 2 == 1)
+        try Self.withTemporaryFile("codes", extension: "txt", contents: "0\n5\n") { file in
+            let result = try Self.tongxin([
+                "load", self.address, "grpc.testing.TestService/UnaryCall", "--rps", "200", "-z", "1s", "-c", "8",
+                "--template", #"{"responseStatus": {"code": {{next:"# + file.path + #"}}, "message": "call {{seq}}"}}"#,
+                "--output", "json",
+            ])
+            #expect(result.status == 0, "\(result.err)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+            #expect(json["calls"] as? Int == 200)
+            // Calls alternate between the two lines, in sequence order.
+            let codes = try #require(json["statusCodes"] as? [[String: Any]])
+            #expect(codes.first { $0["code"] as? String == "OK" }?["count"] as? Int == 100)
+            let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
+            #expect(notFound?["count"] as? Int == 100)
+            let sample = try #require(notFound?["sample"] as? String)
+            let number = try #require(Int(sample.dropFirst("call ".count)))
+            #expect(sample.hasPrefix("call ") && number % 2 == 1)
+        }
     }
 
     @Test("load: a scenario mixes methods by weight, and a step ramp raises the rate each second")
     func scenarioAndRamp() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mix-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data(#"""
+        try Self.withTemporaryFile(
+            "mix", extension: "json",
+            contents: #"""
             {"calls": [
               {"method": "grpc.testing.TestService/EmptyCall", "weight": 3},
               {"method": "grpc.testing.TestService/UnaryCall", "weight": 1, "data": {"responseStatus": {"code": 5, "message": "gone"}}}
             ]}
-            """#.utf8).write(to: file)
-        let result = try Self.tongxin([
-            "load", self.address, "-", "--scenario", file.path, "--ramp", "step:100:100:1", "-z", "2s", "-c", "8", "--output", "json",
-        ])
-        #expect(result.status == 0, "\(result.err)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
-        #expect(json["calls"] as? Int == 300)
-        let codes = try #require(json["statusCodes"] as? [[String: Any]])
-        let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
-        #expect(notFound?["count"] as? Int == 75)
-        #expect(notFound?["sample"] as? String == "gone")
-        let perSecond = try #require(json["perSecond"] as? [[String: Any]])
-        #expect(perSecond.compactMap { $0["calls"] as? Int } == [100, 200])
-        let bad = try Self.tongxin(["load", self.address, "-", "--scenario", "/no/such/file"])
-        #expect(bad.status != 0 && bad.err.contains("cannot read the file"))
+            """#
+        ) { file in
+            let result = try Self.tongxin([
+                "load", self.address, "-", "--scenario", file.path, "--ramp", "step:100:100:1", "-z", "2s", "-c", "8", "--output", "json",
+            ])
+            #expect(result.status == 0, "\(result.err)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+            #expect(json["calls"] as? Int == 300)
+            let codes = try #require(json["statusCodes"] as? [[String: Any]])
+            let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
+            #expect(notFound?["count"] as? Int == 75)
+            #expect(notFound?["sample"] as? String == "gone")
+            let perSecond = try #require(json["perSecond"] as? [[String: Any]])
+            #expect(perSecond.compactMap { $0["calls"] as? Int } == [100, 200])
+            let bad = try Self.tongxin(["load", self.address, "-", "--scenario", "/no/such/file"])
+            #expect(bad.status != 0 && bad.err.contains("cannot read the file"))
+        }
     }
 
     @Test("every command has --help with an example")

@@ -402,10 +402,15 @@ struct LoadPlan: Sendable {
             self.steps.contains(where: { $0.source.template != nil })
         else { return }
         let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
-        let due = schedule.due(by: seconds, length: Double(duration.nanoseconds) / 1e9)
+        let due = schedule.due(by: seconds, length: self.scheduleLength)
         guard due.isFinite, due < Double(Self.maximumPrepared) else { return }
         let count = Int(due.rounded(.up)) + 1
         self.prepared = (0..<count).map { self.step($0).source.request($0) }
+    }
+
+    /// The seconds a rate schedule spans (a ramp's length): the measured duration.
+    var scheduleLength: Double {
+        Double((self.duration ?? .zero).nanoseconds) / 1e9
     }
 
     /// The request of call `sequence`: prepared, or rendered now.
@@ -556,7 +561,7 @@ struct LoadRunner: Sendable {
                         let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)
                         let began: ContinuousClock.Instant
                         if let schedule = plan.schedule {
-                            let offset = schedule.time(ofCall: sequence, length: Double((plan.duration ?? .zero).components.seconds))
+                            let offset = schedule.time(ofCall: sequence, length: plan.scheduleLength)
                             let due = measureFrom + .nanoseconds(Int64(offset * 1e9)) - plan.warmup
                             if let stopAt, due >= stopAt { break }
                             // On the loop's own timer: `Task.sleep` fires on another thread and

@@ -78,22 +78,21 @@ extension RegistryStore {
     /// GetMember (unmasked: masking is the caller-aware service's job).
     /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
     public func getMember(_ request: RegistryV1.GetMemberRequest) async throws(ServiceError) -> RegistryV1.GetMemberResponse {
-        guard !request.memberId.isEmpty else {
-            throw Validate.invalid("member_id", "required")
+        let bytes = try await self.getMemberEncoded(request, disclosingTo: nil)
+        do {
+            return try Self.decode(RegistryV1.GetMemberResponse.self, bytes)
+        } catch {
+            throw ServiceError.from(error)
         }
-        let id = request.memberId
-        guard let member = try await self.quickRead({ connection in try Self.fetchMember(connection, id: id) }) else {
-            throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
-        }
-        return RegistryV1.GetMemberResponse(member: member)
     }
 
     /// GetMember's response for `caller`, encoded: the stored member's bytes behind the
-    /// response's field tag when the caller may see its personal data, so the hot read decodes
-    /// and re-encodes nothing; otherwise the member decoded, masked and encoded.
+    /// response's field tag when the caller may see its personal data (or `caller` is nil: the
+    /// store's own unmasked read), so the hot read decodes and re-encodes nothing; otherwise
+    /// the member decoded, masked and encoded.
     /// - Throws: INVALID_ARGUMENT (member_id empty); NOT_FOUND.
     public func getMemberEncoded(
-        _ request: RegistryV1.GetMemberRequest, disclosingTo caller: Caller
+        _ request: RegistryV1.GetMemberRequest, disclosingTo caller: Caller?
     ) async throws(ServiceError) -> [UInt8] {
         guard !request.memberId.isEmpty else {
             throw Validate.invalid("member_id", "required")
@@ -107,7 +106,7 @@ extension RegistryStore {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
         var body = row.body
-        if !caller.maySeePersonalData(regionKey: row.regionKey) {
+        if let caller, !caller.maySeePersonalData(regionKey: row.regionKey) {
             do {
                 body = Masking.masked(try Self.decode(RegistryV1.Member.self, body)).serializedBytes()
             } catch {
@@ -438,8 +437,8 @@ extension RegistryStore {
     /// Writes the member's row, its specialty rows and its tallies.
     static func storeMember(_ connection: any SQLConnection, _ member: RegistryV1.Member, isNew: Bool) throws {
         var removed: [Tally] = []
-        if !isNew, let row = try connection.queryOne("SELECT body FROM members WHERE id = ?", [.text(member.id)]) {
-            removed = Self.tallies(try Self.decode(RegistryV1.Member.self, row.bytes(0)))
+        if !isNew, let body = try Self.fetchMemberBody(connection, id: member.id) {
+            removed = Self.tallies(try Self.decode(RegistryV1.Member.self, body))
         }
         let added = Self.tallies(member)
         for tally in removed where !added.contains(tally) {

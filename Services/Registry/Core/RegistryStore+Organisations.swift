@@ -2,6 +2,9 @@ import Model
 import ServiceKit
 
 extension RegistryStore {
+    /// The update paths that hold personal data (see ``memberPersonalDataPaths``).
+    static let organisationPersonalDataPaths: Set<String> = ["unified_social_credit_code", "contact_mobile"]
+
     /// The paths UpdateOrganisation accepts.
     static let organisationUpdatablePaths: Set<String> = [
         "name", "region_code", "unified_social_credit_code", "parent_organisation_id", "democratic_party", "address",
@@ -194,7 +197,7 @@ extension RegistryStore {
                     reason: "organisation is dissolved", subject: "organisation \(input.id)",
                     errorReason: "INVALID_STATE_TRANSITION")
             }
-            let personal = changed.filter { $0 == "unified_social_credit_code" || $0 == "contact_mobile" }
+            let personal = changed.filter(Self.organisationPersonalDataPaths.contains)
             if !personal.isEmpty && !caller.maySeePersonalData(regionCode: organisation.regionCode) {
                 throw Self.personalDataNotPermitted(personal, regionCode: organisation.regionCode)
             }

@@ -17,9 +17,7 @@ public struct Caller: Sendable, Hashable {
     /// A caller with `userID`, `displayName` (defaults to the id), and the personal-data
     /// permission in the subtrees of `personalDataRegions`.
     public init(userID: String, displayName: String? = nil, personalDataRegions: [RegionCode] = []) {
-        self.userID = userID
-        self.displayName = displayName ?? userID
-        self.personalDataPrefixes = personalDataRegions.map(RegionKeys.prefix)
+        self.init(userID: userID, displayName: displayName, personalDataPrefixes: Self.prefixes(of: personalDataRegions))
     }
 
     /// A caller whose personal-data subtrees are already region-key prefixes (as

@@ -25,27 +25,24 @@ final class CommitSignal: Sendable {
 
     /// Records a commit and wakes every waiter.
     func committed() {
-        let waiters = self.state.withLockedValue { state in
-            state.generation += 1
-            defer { state.waiters = [:] }
-            return state.waiters
-        }
-        for waiter in waiters.values {
-            waiter.timer?.cancel()
-            waiter.continuation.resume(returning: true)
-        }
+        self.wakeAll(returning: true) { $0.generation += 1 }
     }
 
     /// Wakes every waiter for good: the database is closing.
     func close() {
+        self.wakeAll(returning: false) { $0.closed = true }
+    }
+
+    /// Applies `change` and takes every waiter under the lock, then resumes them with `outcome`.
+    private func wakeAll(returning outcome: Bool, _ change: (inout State) -> Void) {
         let waiters = self.state.withLockedValue { state in
-            state.closed = true
+            change(&state)
             defer { state.waiters = [:] }
             return state.waiters
         }
         for waiter in waiters.values {
             waiter.timer?.cancel()
-            waiter.continuation.resume(returning: false)
+            waiter.continuation.resume(returning: outcome)
         }
     }
 

@@ -13,7 +13,12 @@ import NIOPosix
 final class GroupCommitWriter: @unchecked Sendable {
     /// One caller's write: runs its body (recording the outcome) and reports whether the body
     /// succeeded, then learns whether the transaction committed.
-    struct Job {
+    ///
+    /// Unchecked: a job passes from its submitter to the writer thread and then, to complete,
+    /// to its event loop, one holder at a time (the queue's lock and the loop's task queue
+    /// order the hand-offs); what its closures capture (result boxes, batch slots,
+    /// continuations) is only touched by the current holder.
+    struct Job: @unchecked Sendable {
         /// Runs the body on the connection; true when it succeeded.
         let perform: (any SQLConnection) -> Bool
         /// Set when the write is one item of an ``SQLBatchWrite``: the writer runs the items
