@@ -270,6 +270,18 @@ enum RegistrySchema {
                 "CREATE INDEX members_region ON members (region_key, name, id, status, category_mask, native_key)",
             ]
         },
+        // Two indexes fewer per create on SQLite, where a commit's WAL pages are most of its
+        // cost. The specialty index: no query reads it (a specialty filter is an EXISTS probe
+        // of member_tags' primary key for each member the region index yields, and SQLite does
+        // not turn EXISTS into a join), yet each specialty of each create added an entry at the
+        // end of its specialty's run: a WAL page per specialty per commit, about a quarter of a
+        // commit's pages. The idempotency index by age: SQLite keeps the records in rowid
+        // order, which is the order they were made in, so the prune reads the first rows
+        // instead. PostgreSQL keeps both (its planner may drive a semi-join from the first;
+        // its heap has no such order).
+        Migration(version: 7, name: "registry: fewer indexes per create on SQLite") { d in
+            d == .sqlite ? ["DROP INDEX member_tags_value", "DROP INDEX idempotency_created"] : []
+        },
     ]
 
     /// Replaces `table` by the table `create` makes (named `table`_v4): its rows copied over in

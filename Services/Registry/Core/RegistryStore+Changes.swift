@@ -92,7 +92,20 @@ extension RegistryStore {
     /// like ``pruneChanges(before:chunk:)``; returns how many. Records older than 24 hours
     /// answer no retry anyway (a reused request_id then makes a new record).
     public func pruneIdempotencyRecords(before microseconds: Int64, chunk: Int = 1000) async throws(ServiceError) -> Int {
-        try await self.deleteInChunks(
+        if self.database.dialect == .sqlite {
+            // No index by age on SQLite (schema v7): records are kept in rowid order, which is
+            // the order they were made in, so the oldest are the first rows. A chunk is the
+            // first `chunk` rows, of which those older than the cutoff go; a chunk with a
+            // younger row in it ends the prune.
+            return try await self.deleteInChunks(
+                """
+                DELETE FROM idempotency WHERE rowid IN (
+                    SELECT rowid FROM (SELECT rowid, create_us FROM idempotency ORDER BY rowid LIMIT ?)
+                    WHERE create_us < ?)
+                """,
+                [.int(chunk), .integer(microseconds)], chunk: chunk)
+        }
+        return try await self.deleteInChunks(
             """
             DELETE FROM idempotency WHERE (caller_id, method, request_id) IN (
                 SELECT caller_id, method, request_id FROM idempotency WHERE create_us < ? ORDER BY create_us LIMIT ?)
