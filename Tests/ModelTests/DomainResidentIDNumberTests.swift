@@ -49,6 +49,38 @@ struct DomainResidentIDNumberTests {
         #expect(number.checkCharacter == "X")
     }
 
+    @Test("a number in canonical form and the same number spelled otherwise decode alike")
+    func canonicalAndOtherSpellings() throws {
+        // Canonical numbers take a byte path; each altered spelling must take the character
+        // path and either decode to the same number (lowercase x) or fail as it always did.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let year = Int.random(in: 1900...2024, using: &generator)
+            let month = Int.random(in: 1...12, using: &generator)
+            let day = Int.random(in: 1...28, using: &generator)
+            let sequence = Int.random(in: 0...999, using: &generator)
+            func padded(_ value: Int, _ width: Int) -> String {
+                String(repeating: "0", count: width - String(value).count) + String(value)
+            }
+            let text = Self.withCheck("420502" + padded(year, 4) + padded(month, 2) + padded(day, 2) + padded(sequence, 3))
+            let number = try ResidentIDNumber(validating: text, today: Self.today)
+            #expect(number.value == text)
+            #expect(number.birthDate == CalendarDate(uncheckedYear: year, month: month, day: day))
+            if text.hasSuffix("X") {
+                #expect(try ResidentIDNumber(validating: text.lowercased(), today: Self.today) == number)
+            }
+            // A full-width digit in place of the first: the same 18 characters, more bytes.
+            #expect(throws: DomainRuleError.invalidCharacter(position: 1, character: "４", allowed: .digit)) {
+                try ResidentIDNumber(validating: "４" + text.dropFirst(), today: Self.today)
+            }
+            // A wrong check character is refused on both paths.
+            let wrong = text.last == "0" ? "1" : "0"
+            #expect(throws: DomainRuleError.self) {
+                try ResidentIDNumber(validating: text.dropLast() + wrong, today: Self.today)
+            }
+        }
+    }
+
     @Test("the masked form keeps the first 6 and the last 4 characters")
     func masked() throws {
         let number = try ResidentIDNumber(validating: "11010519491231002X", today: Self.today)

@@ -14,6 +14,15 @@ public struct MobileNumber: Sendable, Hashable, CustomStringConvertible {
     ///   and hyphens; `.wrongLength(expected: 11, …)` when the digits after the prefix are not
     ///   11; `.invalidMobilePrefix` when they do not begin with 13–19.
     public init(validating text: String) throws(DomainRuleError) {
+        // The usual case, 11 digits and nothing else, from the UTF-8 bytes; anything else
+        // takes the character-by-character path, which strips, and names what is wrong.
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count == 11 && bytes[0] == 0x31 && bytes[1] >= 0x33 && bytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+        }
+        if plain == true {
+            self.normalized = text
+            return
+        }
         var kept: [(position: Int, character: Character)] = []
         for (offset, character) in text.enumerated() where character != " " && character != "-" {
             kept.append((offset + 1, character))

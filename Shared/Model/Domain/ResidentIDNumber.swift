@@ -42,6 +42,10 @@ public struct ResidentIDNumber: Sendable, Hashable, CustomStringConvertible {
     ///   `.birthDateTooEarly` before 1900-01-01; `.birthDateInFuture` after `today`;
     ///   `.checkCharacterMismatch` (ISO 7064 MOD 11-2) when the last character is wrong.
     public init(validating text: String, today: CalendarDate? = nil) throws(DomainRuleError) {
+        if let valid = Self.validCanonical(text, today: today) {
+            self = valid
+            return
+        }
         let characters = Array(text)
         guard characters.count == 18 else {
             throw .wrongLength(expected: 18, actual: characters.count)
@@ -78,6 +82,52 @@ public struct ResidentIDNumber: Sendable, Hashable, CustomStringConvertible {
         self.value = String(characters.prefix(17)) + String(given)
         self.birthDate = birthDate
     }
+
+    private init(value: String, birthDate: CalendarDate) {
+        self.value = value
+        self.birthDate = birthDate
+    }
+
+    /// `text` as a number when it passes every rule as it stands (18 ASCII digits, or 17 and an
+    /// upper-case X), read from its UTF-8 bytes; otherwise nil, and the character-by-character
+    /// path decides, naming what is wrong. Every create validates a number: this path skips
+    /// that path's grapheme breaking and arrays.
+    private static func validCanonical(_ text: String, today: CalendarDate?) -> ResidentIDNumber? {
+        let birthDate: CalendarDate?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.count == 18 else {
+                return nil
+            }
+            var sum = 0
+            var fields = (year: 0, month: 0, day: 0)
+            for index in 0..<17 {
+                let digit = Int(bytes[index]) &- 0x30
+                guard digit >= 0 && digit <= 9 else {
+                    return nil
+                }
+                sum += digit * Self.weights[index]
+                switch index {
+                case 6..<10: fields.year = fields.year * 10 + digit
+                case 10..<12: fields.month = fields.month * 10 + digit
+                case 12..<14: fields.day = fields.day * 10 + digit
+                default: break
+                }
+            }
+            guard bytes[17] == Self.checkBytes[sum % 11],
+                let date = try? CalendarDate(year: fields.year, month: fields.month, day: fields.day),
+                date >= Self.earliestBirthDate, date <= today ?? CalendarDate.today()
+            else {
+                return nil
+            }
+            return date
+        }
+        guard let found = birthDate, let date = found else {
+            return nil
+        }
+        return ResidentIDNumber(value: text, birthDate: date)
+    }
+
+    /// ``checkCharacters`` as ASCII bytes.
+    private static let checkBytes: [UInt8] = Array("10X98765432".utf8)
 
     /// The ISO 7064 MOD 11-2 check character for the first 17 characters of a number, or nil
     /// unless `first17` is exactly 17 ASCII digits. For building valid numbers in tests and
