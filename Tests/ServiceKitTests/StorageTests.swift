@@ -53,7 +53,7 @@ struct StorageTests {
     func roundTripAndIsolation(engine: String) async throws {
         try await withTestDatabase(engine) { database in
             let bytes: [UInt8] = [0, 1, 2, 255]
-            try await database.write { connection in
+            _ = try await database.write { connection in
                 try connection.execute(
                     "INSERT INTO items (id, name, data, note) VALUES (?, ?, ?, ?)",
                     [1, "一", .blob(bytes), nil])
@@ -69,7 +69,7 @@ struct StorageTests {
             #expect(sums?.values == [.integer(1), .integer(1), .real(0.5)])
             // Empty text and bytes stay empty, not NULL; doubles and negative integers keep
             // their values.
-            try await database.write { connection in
+            _ = try await database.write { connection in
                 try connection.execute(
                     "INSERT INTO items (id, name, data, note) VALUES (?, ?, ?, ?)", [-2, "", .blob([]), nil])
             }
@@ -169,7 +169,7 @@ extension StorageTests {
             // A waiter with an hour to wait is woken by the next commit, not by its timeout.
             let waiter = Task { await database.waitForCommit(after: before, timeout: .seconds(3600)) }
             try await Task.sleep(for: .milliseconds(50))
-            try await database.write { connection in
+            _ = try await database.write { connection in
                 try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [7, "七"])
             }
             #expect(await waiter.value == true)

@@ -198,7 +198,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         session.submitGoAway(errorCode: HTTP2Session.noError)
         var out = context.channel.allocator.buffer(capacity: 0)
         session.send(into: &out)
-        context.writeAndFlush(self.wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel  // Sendable: the completion closes the channel, not the context
+        context.writeAndFlush(self.wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func handle(_ event: HTTP2Event) {

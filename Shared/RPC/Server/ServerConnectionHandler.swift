@@ -163,7 +163,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         var out = self.allocator.buffer(capacity: 0)
         session.send(into: &out)
         if out.readableBytes > 0 {
-            context.writeAndFlush(self.wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel  // Sendable: the completion closes the channel, not the context
+            context.writeAndFlush(self.wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
         } else {
             context.close(promise: nil)
         }
