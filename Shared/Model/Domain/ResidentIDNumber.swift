@@ -30,7 +30,10 @@ public struct ResidentIDNumber: Sendable, Hashable, CustomStringConvertible {
     public static let earliestBirthDate = CalendarDate(uncheckedYear: 1900, month: 1, day: 1)
 
     private static let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    private static let checkCharacters: [Character] = Array("10X98765432")
+    /// The check character of each remainder of the weighted sum modulo 11.
+    private static let checkAlphabet = "10X98765432"
+    private static let checkCharacters: [Character] = Array(checkAlphabet)
+    private static let checkBytes: [UInt8] = Array(checkAlphabet.utf8)
 
     /// Validates `text` as a resident ID number.
     /// - Parameters:
@@ -93,7 +96,7 @@ public struct ResidentIDNumber: Sendable, Hashable, CustomStringConvertible {
     /// path decides, naming what is wrong. Every create validates a number: this path skips
     /// that path's grapheme breaking and arrays.
     private static func validCanonical(_ text: String, today: CalendarDate?) -> ResidentIDNumber? {
-        let birthDate: CalendarDate?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+        let birthDate: CalendarDate?? = text.utf8.withContiguousStorageIfAvailable { bytes -> CalendarDate? in
             guard bytes.count == 18 else {
                 return nil
             }
@@ -120,14 +123,11 @@ public struct ResidentIDNumber: Sendable, Hashable, CustomStringConvertible {
             }
             return date
         }
-        guard let found = birthDate, let date = found else {
+        guard let date = birthDate ?? nil else {
             return nil
         }
         return ResidentIDNumber(value: text, birthDate: date)
     }
-
-    /// ``checkCharacters`` as ASCII bytes.
-    private static let checkBytes: [UInt8] = Array("10X98765432".utf8)
 
     /// The ISO 7064 MOD 11-2 check character for the first 17 characters of a number, or nil
     /// unless `first17` is exactly 17 ASCII digits. For building valid numbers in tests and

@@ -73,7 +73,7 @@ struct SQLiteStatementRunner {
     /// allocation per value: a 64-row insert binds hundreds. The buffer must outlive the
     /// statement's use of it: pass it to ``release(_:)``, which resets the statement and
     /// clears its bindings before freeing it. On a throw nothing stays bound to it.
-    private func bind(_ parameters: [SQLValue]) throws -> UnsafeMutableRawBufferPointer? {
+    private func bind(_ parameters: [SQLValue]) throws -> UnsafeMutableBufferPointer<CChar>? {
         let handle = self.statement.sqliteStatement
         // A statement that failed last time reports that failure on reset; it is reusable
         // after it, which is what this reset is for.
@@ -92,17 +92,18 @@ struct SQLiteStatementRunner {
             case .null, .integer, .real: break
             }
         }
-        let buffer = size > 0 ? UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1) : nil
+        let buffer = size > 0 ? UnsafeMutableBufferPointer<CChar>.allocate(capacity: size) : nil
         var used = 0
-        /// Copies `source` into the buffer; its address there, or nil for no bytes.
-        func place(_ source: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer? {
-            guard let buffer, source.count > 0 else {
+        /// Copies `source` into the buffer: where it starts there and its length, or nil for
+        /// no bytes.
+        func place(_ source: UnsafeRawBufferPointer) -> (start: UnsafeMutablePointer<CChar>, count: Int32)? {
+            guard let buffer, let base = source.baseAddress, source.count > 0 else {
                 return nil
             }
             let start = buffer.baseAddress! + used
-            start.copyMemory(from: source.baseAddress!, byteCount: source.count)
+            UnsafeMutableRawPointer(start).copyMemory(from: base, byteCount: source.count)
             used += source.count
-            return start
+            return (start, Int32(source.count))
         }
         for (offset, parameter) in parameters.enumerated() {
             let index = Int32(offset + 1)
@@ -115,16 +116,15 @@ struct SQLiteStatementRunner {
             case .real(let value):
                 code = sqlite3_bind_double(handle, index, value)
             case .text(var value):
-                if let start = value.withUTF8({ place(UnsafeRawBufferPointer($0)) }) {
-                    code = sqlite3_bind_text(
-                        handle, index, start.assumingMemoryBound(to: CChar.self), Int32(value.utf8.count), nil)  // SQLITE_STATIC
+                if let placed = value.withUTF8({ place(UnsafeRawBufferPointer($0)) }) {
+                    code = sqlite3_bind_text(handle, index, placed.start, placed.count, nil)  // SQLITE_STATIC
                 } else {
                     // "" must stay text, not NULL.
                     code = sqlite3_bind_text(handle, index, "", 0, Self.transient)
                 }
             case .blob(let bytes):
-                if let start = bytes.withUnsafeBytes({ place($0) }) {
-                    code = sqlite3_bind_blob(handle, index, start, Int32(bytes.count), nil)  // SQLITE_STATIC
+                if let placed = bytes.withUnsafeBytes({ place($0) }) {
+                    code = sqlite3_bind_blob(handle, index, placed.start, placed.count, nil)  // SQLITE_STATIC
                 } else {
                     // A zero-length blob (a null pointer would bind NULL).
                     code = sqlite3_bind_zeroblob(handle, index, 0)
@@ -144,7 +144,7 @@ struct SQLiteStatementRunner {
 
     /// Ends a run: resets the statement, clears its bindings (none may point into `buffer`
     /// once it is freed) and frees `buffer`.
-    private func release(_ buffer: UnsafeMutableRawBufferPointer?) {
+    private func release(_ buffer: UnsafeMutableBufferPointer<CChar>?) {
         let handle = self.statement.sqliteStatement
         sqlite3_reset(handle)
         if let buffer {
