@@ -40,6 +40,26 @@ struct MemberTests {
         }
     }
 
+    @Test("member ids are m and 20 hex digits, and ids made later sort later")
+    func idShape() async throws {
+        try await withStore(.sqlite) { store in
+            try await Fixtures.importTree(store)
+            var ids: [String] = []
+            for index in 0..<5 {
+                let request = RegistryV1.CreateMemberRequest(
+                    requestId: "id-\(index)", member: Fixtures.member("成员\(index)", id: 20 + index))
+                ids.append(try await store.createMember(request, caller: Fixtures.caller).member!.id)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            for id in ids {
+                #expect(id.count == 21 && id.first == "m", "\(id)")
+                #expect(id.dropFirst().allSatisfy { "0123456789abcdef".contains($0) }, "\(id)")
+            }
+            #expect(ids == ids.sorted())
+            #expect(Set(ids).count == ids.count)
+        }
+    }
+
     @Test("validation names the field and the rule", arguments: Engine.allCases)
     func validation(engine: Engine) async throws {
         try await withStore(engine) { store in

@@ -44,9 +44,7 @@ extension RegistryStore {
             {
                 return try Self.decode(RegistryV1.CreateContactRecordResponse.self, previous)
             }
-            guard let member = try Self.fetchMember(connection, id: input.memberId) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: input.memberId)
-            }
+            let member = try Self.requireMember(connection, id: input.memberId, caller: caller)
             guard member.status == .active || member.status == .suspended else {
                 throw ServiceError.failedPrecondition(
                     reason: "the member is \(member.status); contact records need ACTIVE or SUSPENDED",
@@ -95,6 +93,7 @@ extension RegistryStore {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.ContactRecord", name: input.id)
             }
             var record = try Self.decode(RegistryV1.ContactRecord.self, row.bytes(0))
+            try caller.scope.require(regionCode: record.regionCode, of: "record \(record.id)")
             guard record.version == input.version else {
                 throw ServiceError.aborted(currentVersion: record.version)
             }

@@ -106,11 +106,11 @@ final class MemberCreation: SQLBatchWrite {
 
     /// Throws the error `item` fails with, if any.
     private static func check(
-        _ item: Item, regions: [String: RegistryV1.Region], takenIDs: Set<String>, claimedIDs: Set<String>,
+        _ item: Item, regions: [String: Bool], takenIDs: Set<String>, claimedIDs: Set<String>,
         listings: [String: [RegistryV1.NegativeListEntry]]
     ) throws {
         let member = item.member
-        _ = try RegistryStore.requireActive(regions[member.regionCode], code: member.regionCode, field: "member.region_code")
+        try RegistryStore.requireActive(regions[member.regionCode], code: member.regionCode, field: "member.region_code")
         let number = member.residentIdNumber
         if !number.isEmpty && (takenIDs.contains(number) || claimedIDs.contains(number)) {
             throw RegistryStore.residentIDTaken(number)
@@ -220,16 +220,18 @@ final class MemberCreation: SQLBatchWrite {
         return records
     }
 
-    private static func regions(_ connection: any SQLConnection, codes: [String]) throws -> [String: RegistryV1.Region] {
-        var regions: [String: RegistryV1.Region] = [:]
+    /// Whether each of `codes` that names a region is active (the check needs no more of the
+    /// region, so its body is not read and decoded).
+    private static func regions(_ connection: any SQLConnection, codes: [String]) throws -> [String: Bool] {
+        var active: [String: Bool] = [:]
         for chunk in Self.chunks(Array(Set(codes)).sorted()) {
             for row in try connection.query(
-                "SELECT code, body FROM regions WHERE code IN (\(SQLText.placeholders(chunk.count)))", chunk.map { .text($0) })
+                "SELECT code, active FROM regions WHERE code IN (\(SQLText.placeholders(chunk.count)))", chunk.map { .text($0) })
             {
-                regions[row.string(0)] = try RegistryStore.decode(RegistryV1.Region.self, row.bytes(1))
+                active[row.string(0)] = row.int64(1) != 0
             }
         }
-        return regions
+        return active
     }
 
     /// Those of `numbers` held by a live (PENDING, ACTIVE, SUSPENDED) member.

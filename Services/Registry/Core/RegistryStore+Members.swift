@@ -41,6 +41,7 @@ extension RegistryStore {
         let now = self.now()
         let today = Days.today(now)
         var member = try Self.validatedMember(input, field: "member", today: today)
+        try caller.scope.require(regionCode: member.regionCode, of: "member.region_code")
         try Validate.text(request.reason, "reason", 0...512)
         var admissionDay: Int?
         if request.admit {
@@ -105,6 +106,7 @@ extension RegistryStore {
         guard let row else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
+        try caller?.scope.require(regionKey: row.regionKey, of: "member \(id)")
         var body = row.body
         if let caller, !caller.maySeePersonalData(regionKey: row.regionKey) {
             do {
@@ -117,10 +119,11 @@ extension RegistryStore {
         return ProtoWire.field(1, lengthDelimited: body)
     }
 
-    /// BatchGetMembers: up to 100 ids in one read; unknown ids come back in missing_ids.
+    /// BatchGetMembers: up to 100 ids in one read; unknown ids, and those of members outside
+    /// `scope`, come back in missing_ids.
     /// - Throws: INVALID_ARGUMENT (no ids, more than 100, an empty id).
     public func batchGetMembers(
-        _ request: RegistryV1.BatchGetMembersRequest
+        _ request: RegistryV1.BatchGetMembersRequest, scope: RegionScope = .unrestricted
     ) async throws(ServiceError) -> RegistryV1.BatchGetMembersResponse {
         guard !request.memberIds.isEmpty, request.memberIds.count <= 100 else {
             throw Validate.invalid("member_ids", "1–100 ids are required, got \(request.memberIds.count)")
@@ -146,7 +149,7 @@ extension RegistryStore {
             }
             var response = RegistryV1.BatchGetMembersResponse()
             for id in wanted {
-                if let member = found[id] {
+                if let member = found[id], scope.contains(regionCode: member.regionCode) {
                     response.members.append(member)
                 } else {
                     response.missingIds.append(id)
@@ -184,9 +187,7 @@ extension RegistryStore {
         let today = Days.today(now)
         let changed = Array(Set(paths)).sorted()
         return try await self.write { connection in
-            guard var member = try Self.fetchMember(connection, id: input.id) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: input.id)
-            }
+            var member = try Self.requireMember(connection, id: input.id, caller: caller)
             guard member.version == input.version else {
                 throw ServiceError.aborted(currentVersion: member.version)
             }
@@ -210,6 +211,7 @@ extension RegistryStore {
             validated.audit?.updateTime = Timestamps.make(now)
             validated.audit?.updatedBy = caller.userID
             if validated.regionCode != previous.regionCode {
+                try caller.scope.require(regionCode: validated.regionCode, of: "member.region_code")
                 _ = try Self.requireActiveRegion(connection, code: validated.regionCode, field: "member.region_code")
             }
             if validated.residentIdNumber != previous.residentIdNumber {
@@ -345,9 +347,7 @@ extension RegistryStore {
         let now = self.now()
         let today = Days.today(now)
         return try await self.write { connection in
-            guard var member = try Self.fetchMember(connection, id: id) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
-            }
+            var member = try Self.requireMember(connection, id: id, caller: caller)
             guard member.version == version else {
                 throw ServiceError.aborted(currentVersion: member.version)
             }
@@ -382,9 +382,10 @@ extension RegistryStore {
     }
 
     /// ListMemberHistory, newest first.
-    /// - Throws: INVALID_ARGUMENT (member_id empty, bad page_size or page_token); NOT_FOUND.
+    /// - Throws: INVALID_ARGUMENT (member_id empty, bad page_size or page_token); NOT_FOUND;
+    ///   PERMISSION_DENIED (the member outside `scope`).
     public func listMemberHistory(
-        _ request: RegistryV1.ListMemberHistoryRequest
+        _ request: RegistryV1.ListMemberHistoryRequest, scope: RegionScope = .unrestricted
     ) async throws(ServiceError) -> RegistryV1.ListMemberHistoryResponse {
         guard !request.memberId.isEmpty else {
             throw Validate.invalid("member_id", "required")
@@ -395,9 +396,10 @@ extension RegistryStore {
         let after = try PageToken.decode(request.pageToken, fingerprint: fingerprint, keys: 1)
         let id = request.memberId
         return try await self.read { connection in
-            guard try connection.queryOne("SELECT 1 FROM members WHERE id = ?", [.text(id)]) != nil else {
+            guard let member = try connection.queryOne("SELECT region_key FROM members WHERE id = ?", [.text(id)]) else {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
             }
+            try scope.require(regionKey: member.string(0), of: "member \(id)")
             var sql = "SELECT seq, body FROM history WHERE member_id = ?"
             var parameters: [SQLValue] = [.text(id)]
             if !kinds.isEmpty {
@@ -424,6 +426,16 @@ extension RegistryStore {
     }
 
     // MARK: - Rows
+
+    /// The member `id` for a write by `caller`: NOT_FOUND, or PERMISSION_DENIED when it lies
+    /// outside the caller's scope (checked before its version, which an outsider is not told).
+    static func requireMember(_ connection: any SQLConnection, id: String, caller: Caller) throws -> RegistryV1.Member {
+        guard let member = try Self.fetchMember(connection, id: id) else {
+            throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
+        }
+        try caller.scope.require(regionCode: member.regionCode, of: "member \(id)")
+        return member
+    }
 
     static func fetchMember(_ connection: any SQLConnection, id: String) throws -> RegistryV1.Member? {
         try Self.fetchMemberBody(connection, id: id).map { try Self.decode(RegistryV1.Member.self, $0) }

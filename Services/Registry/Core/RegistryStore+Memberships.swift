@@ -34,17 +34,13 @@ extension RegistryStore {
             {
                 return try Self.decode(RegistryV1.CreateMembershipResponse.self, previous)
             }
-            guard let member = try Self.fetchMember(connection, id: input.memberId) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: input.memberId)
-            }
+            // A membership belongs to its organisation; joining one takes both in the caller's scope.
+            let member = try Self.requireMember(connection, id: input.memberId, caller: caller)
+            let organisation = try Self.requireOrganisation(connection, id: input.organisationId, caller: caller)
             guard member.status == .active else {
                 throw ServiceError.failedPrecondition(
                     reason: "the member is \(member.status), not ACTIVE", subject: "member \(member.id)",
                     errorReason: "MEMBER_NOT_ACTIVE")
-            }
-            guard let organisation = try Self.fetchOrganisation(connection, id: input.organisationId, withCount: false)
-            else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: input.organisationId)
             }
             guard organisation.status == .active else {
                 throw ServiceError.failedPrecondition(
@@ -114,9 +110,7 @@ extension RegistryStore {
         }
         let now = self.now()
         return try await self.write { connection in
-            guard var membership = try Self.fetchMembership(connection, id: input.id) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Membership", name: input.id)
-            }
+            var membership = try Self.requireMembership(connection, id: input.id, caller: caller)
             guard membership.version == input.version else {
                 throw ServiceError.aborted(currentVersion: membership.version)
             }
@@ -166,9 +160,7 @@ extension RegistryStore {
             throw Validate.invalid("end_date", "must not be in the future")
         }
         return try await self.write { connection in
-            guard let membership = try Self.fetchMembership(connection, id: request.membershipId) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Membership", name: request.membershipId)
-            }
+            let membership = try Self.requireMembership(connection, id: request.membershipId, caller: caller)
             guard membership.version == request.version else {
                 throw ServiceError.aborted(currentVersion: membership.version)
             }
@@ -195,9 +187,9 @@ extension RegistryStore {
 
     /// ListMemberships of an organisation or of a member: active first, then by start date.
     /// - Throws: INVALID_ARGUMENT (neither or both ids, bad page_size or page_token);
-    ///   NOT_FOUND (the organisation or member).
+    ///   NOT_FOUND (the organisation or member); PERMISSION_DENIED (it lies outside `scope`).
     public func listMemberships(
-        _ request: RegistryV1.ListMembershipsRequest
+        _ request: RegistryV1.ListMembershipsRequest, scope: RegionScope = .unrestricted
     ) async throws(ServiceError) -> RegistryV1.ListMembershipsResponse {
         guard request.organisationId.isEmpty != request.memberId.isEmpty else {
             throw Validate.invalid("organisation_id", "set exactly one of organisation_id and member_id")
@@ -211,10 +203,11 @@ extension RegistryStore {
         let includeEnded = request.includeEnded
         return try await self.read { connection in
             let table = byOrganisation ? "organisations" : "members"
-            guard try connection.queryOne("SELECT 1 FROM \(table) WHERE id = ?", [.text(id)]) != nil else {
+            guard let owner = try connection.queryOne("SELECT region_key FROM \(table) WHERE id = ?", [.text(id)]) else {
                 throw ServiceError.notFound(
                     resource: byOrganisation ? "tongxin.registry.v1.Organisation" : "tongxin.registry.v1.Member", name: id)
             }
+            try scope.require(regionKey: owner.string(0), of: "\(byOrganisation ? "organisation" : "member") \(id)")
             var sql = """
                 SELECT 1 - active, start_day, id, body FROM memberships
                 WHERE \(byOrganisation ? "organisation_id" : "member_id") = ?
@@ -288,6 +281,21 @@ extension RegistryStore {
                 changeKind: .statusChanged, entityKind: .membership, entityId: membership.id, regionCode: regionCode,
                 actorId: caller.userID, version: membership.version, membership: membership),
             now: now)
+        return membership
+    }
+
+    /// The membership `id` for a change by `caller`: NOT_FOUND, or PERMISSION_DENIED when its
+    /// organisation lies outside the caller's scope (a membership belongs to its organisation).
+    static func requireMembership(_ connection: any SQLConnection, id: String, caller: Caller) throws -> RegistryV1.Membership {
+        guard let membership = try Self.fetchMembership(connection, id: id) else {
+            throw ServiceError.notFound(resource: "tongxin.registry.v1.Membership", name: id)
+        }
+        if !caller.scope.isUnrestricted {
+            let region = try connection.queryOne(
+                "SELECT region_key FROM organisations WHERE id = ?", [.text(membership.organisationId)])
+            try caller.scope.require(
+                regionKey: region?.string(0) ?? "", of: "membership \(id) of organisation \(membership.organisationId)")
+        }
         return membership
     }
 

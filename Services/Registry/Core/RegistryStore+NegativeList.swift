@@ -35,6 +35,7 @@ extension RegistryStore {
         }
         try Validate.text(entry.basis, "entry.basis", 1...512)
         let region = try Validate.regionCode(entry.regionCode, "entry.region_code")
+        try caller.scope.requireCovers(region, field: "entry.region_code")
         entry.regionCode = region.code
         try Validate.date(entry.effectiveDate, "entry.effective_date")
         try Validate.date(entry.expiryDate, "entry.expiry_date")
@@ -117,6 +118,12 @@ extension RegistryStore {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.NegativeListEntry", name: request.entryId)
             }
             var entry = try Self.decode(RegistryV1.NegativeListEntry.self, row.bytes(0))
+            // An entry bars its whole subtree: removing it takes that subtree in the caller's scope.
+            if let region = try? RegionCode(validating: entry.regionCode) {
+                try caller.scope.requireCovers(region, field: "negative list entry \(entry.id): region_code")
+            } else {
+                try caller.scope.require(regionCode: entry.regionCode, of: "negative list entry \(entry.id)")
+            }
             guard entry.version == request.version else {
                 throw ServiceError.aborted(currentVersion: entry.version)
             }

@@ -27,6 +27,7 @@ extension RegistryStore {
             throw Validate.invalid("organisation.leader_member_id", "must be empty: set it after adding the membership")
         }
         organisation = try Self.validatedOrganisation(organisation, field: "organisation")
+        try caller.scope.require(regionCode: organisation.regionCode, of: "organisation.region_code")
         let now = self.now()
         organisation.id = Self.newID("o")
         organisation.status = .active
@@ -69,9 +70,9 @@ extension RegistryStore {
     }
 
     /// GetOrganisation, with its active membership count.
-    /// - Throws: INVALID_ARGUMENT (id empty); NOT_FOUND.
+    /// - Throws: INVALID_ARGUMENT (id empty); NOT_FOUND; PERMISSION_DENIED (outside `scope`).
     public func getOrganisation(
-        _ request: RegistryV1.GetOrganisationRequest
+        _ request: RegistryV1.GetOrganisationRequest, scope: RegionScope = .unrestricted
     ) async throws(ServiceError) -> RegistryV1.GetOrganisationResponse {
         guard !request.organisationId.isEmpty else {
             throw Validate.invalid("organisation_id", "required")
@@ -83,6 +84,7 @@ extension RegistryStore {
         guard let organisation else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: id)
         }
+        try scope.require(regionCode: organisation.regionCode, of: "organisation \(id)")
         return RegistryV1.GetOrganisationResponse(organisation: organisation)
     }
 
@@ -186,9 +188,7 @@ extension RegistryStore {
         let changed = Array(Set(paths)).sorted()
         let now = self.now()
         return try await self.write { connection in
-            guard var organisation = try Self.fetchOrganisation(connection, id: input.id, withCount: false) else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: input.id)
-            }
+            var organisation = try Self.requireOrganisation(connection, id: input.id, caller: caller)
             guard organisation.version == input.version else {
                 throw ServiceError.aborted(currentVersion: organisation.version)
             }
@@ -218,6 +218,9 @@ extension RegistryStore {
                 }
             }
             organisation = try Self.validatedOrganisation(organisation, field: "organisation")
+            if organisation.regionCode != previous.regionCode {
+                try caller.scope.require(regionCode: organisation.regionCode, of: "organisation.region_code")
+            }
             try Self.checkOrganisationPlacement(connection, organisation, previous: previous)
             if !organisation.leaderMemberId.isEmpty && organisation.leaderMemberId != previous.leaderMemberId {
                 let membership = try connection.queryOne(
@@ -273,10 +276,7 @@ extension RegistryStore {
             throw Validate.invalid("dissolved_date", "must not be in the future")
         }
         return try await self.write { connection in
-            guard var organisation = try Self.fetchOrganisation(connection, id: request.organisationId, withCount: false)
-            else {
-                throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: request.organisationId)
-            }
+            var organisation = try Self.requireOrganisation(connection, id: request.organisationId, caller: caller)
             guard organisation.version == request.version else {
                 throw ServiceError.aborted(currentVersion: organisation.version)
             }
@@ -320,9 +320,10 @@ extension RegistryStore {
     }
 
     /// ListOrganisationHistory, newest first.
-    /// - Throws: INVALID_ARGUMENT (id empty, bad page_size or page_token); NOT_FOUND.
+    /// - Throws: INVALID_ARGUMENT (id empty, bad page_size or page_token); NOT_FOUND;
+    ///   PERMISSION_DENIED (the organisation outside `scope`).
     public func listOrganisationHistory(
-        _ request: RegistryV1.ListOrganisationHistoryRequest
+        _ request: RegistryV1.ListOrganisationHistoryRequest, scope: RegionScope = .unrestricted
     ) async throws(ServiceError) -> RegistryV1.ListOrganisationHistoryResponse {
         guard !request.organisationId.isEmpty else {
             throw Validate.invalid("organisation_id", "required")
@@ -333,9 +334,11 @@ extension RegistryStore {
         let after = try PageToken.decode(request.pageToken, fingerprint: fingerprint, keys: 1)
         let id = request.organisationId
         return try await self.read { connection in
-            guard try connection.queryOne("SELECT 1 FROM organisations WHERE id = ?", [.text(id)]) != nil else {
+            guard let organisation = try connection.queryOne("SELECT region_key FROM organisations WHERE id = ?", [.text(id)])
+            else {
                 throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: id)
             }
+            try scope.require(regionKey: organisation.string(0), of: "organisation \(id)")
             // Membership events are the member's entries that name the organisation.
             // (`<> ''` lets both engines use the partial index history_organisation.)
             var sql = "SELECT seq, body FROM history WHERE organisation_id = ? AND organisation_id <> ''"
@@ -451,6 +454,18 @@ extension RegistryStore {
         {
             throw ServiceError.alreadyExists(resource: "tongxin.registry.v1.Organisation", name: other.string(0))
         }
+    }
+
+    /// The organisation `id` for a write by `caller`: NOT_FOUND, or PERMISSION_DENIED when it
+    /// lies outside the caller's scope (checked before its version).
+    static func requireOrganisation(
+        _ connection: any SQLConnection, id: String, caller: Caller
+    ) throws -> RegistryV1.Organisation {
+        guard let organisation = try Self.fetchOrganisation(connection, id: id, withCount: false) else {
+            throw ServiceError.notFound(resource: "tongxin.registry.v1.Organisation", name: id)
+        }
+        try caller.scope.require(regionCode: organisation.regionCode, of: "organisation \(id)")
+        return organisation
     }
 
     static func fetchOrganisation(

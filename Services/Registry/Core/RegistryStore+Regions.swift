@@ -268,14 +268,26 @@ extension RegistryStore {
     /// FAILED_PRECONDITION as ``requireActiveRegion(_:code:field:)`` throws them.
     static func requireActive(_ region: RegistryV1.Region?, code: String, field: String) throws -> RegistryV1.Region {
         guard let region else {
-            throw ServiceError.notFound(resource: "tongxin.registry.v1.Region", name: code)
+            throw Self.regionNotFound(code)
         }
-        guard region.active else {
+        try Self.requireActive(region.active, code: code, field: field)
+        return region
+    }
+
+    /// The same check on whether the region of `code` is active (nil: there is no such region).
+    static func requireActive(_ active: Bool?, code: String, field: String) throws {
+        guard let active else {
+            throw Self.regionNotFound(code)
+        }
+        guard active else {
             throw ServiceError.failedPrecondition(
                 reason: "region \(code) is inactive and accepts no new records", subject: field,
                 errorReason: "INVALID_STATE_TRANSITION")
         }
-        return region
+    }
+
+    private static func regionNotFound(_ code: String) -> ServiceError {
+        .notFound(resource: "tongxin.registry.v1.Region", name: code)
     }
 }
 

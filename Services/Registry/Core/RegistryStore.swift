@@ -13,19 +13,29 @@ public struct Caller: Sendable, Hashable {
     /// The region subtrees in which the caller may see personal data (resident ID numbers,
     /// mobiles, credit codes, permit numbers, birth dates), as region-key prefixes.
     public var personalDataPrefixes: [String]
+    /// The region subtrees the caller works in: records outside them are PERMISSION_DENIED.
+    public var scope: RegionScope
 
-    /// A caller with `userID`, `displayName` (defaults to the id), and the personal-data
-    /// permission in the subtrees of `personalDataRegions`.
-    public init(userID: String, displayName: String? = nil, personalDataRegions: [RegionCode] = []) {
-        self.init(userID: userID, displayName: displayName, personalDataPrefixes: Self.prefixes(of: personalDataRegions))
+    /// A caller with `userID`, `displayName` (defaults to the id), the personal-data
+    /// permission in the subtrees of `personalDataRegions`, working in `scope`.
+    public init(
+        userID: String, displayName: String? = nil, personalDataRegions: [RegionCode] = [],
+        scope: RegionScope = .unrestricted
+    ) {
+        self.init(
+            userID: userID, displayName: displayName, personalDataPrefixes: Self.prefixes(of: personalDataRegions),
+            scope: scope)
     }
 
     /// A caller whose personal-data subtrees are already region-key prefixes (as
     /// ``personalDataPrefixes`` holds them).
-    public init(userID: String, displayName: String? = nil, personalDataPrefixes: [String]) {
+    public init(
+        userID: String, displayName: String? = nil, personalDataPrefixes: [String], scope: RegionScope = .unrestricted
+    ) {
         self.userID = userID
         self.displayName = displayName ?? userID
         self.personalDataPrefixes = personalDataPrefixes
+        self.scope = scope
     }
 
     /// The region-key prefixes of `regions`' subtrees.
@@ -114,12 +124,16 @@ extension RegistryStore {
         var generator = SystemRandomNumberGenerator()
         let time = UInt64(max(0, WallClock.nowMicroseconds())) & 0xF_FFFF_FFFF_FFFF
         let random = (generator.next() as UInt64) & 0xFFF_FFFF
-        return prefix + Self.hex(time, width: 13) + Self.hex(random, width: 7)
-    }
-
-    private static func hex(_ value: UInt64, width: Int) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        // 52 bits of time then 28 random: 80 bits, 20 hex digits, written in one pass.
+        let digits = String(unsafeUninitializedCapacity: 20) { buffer in
+            let alphabet: StaticString = "0123456789abcdef"
+            for index in 0..<20 {
+                let nibble = index < 13 ? time >> (4 * (12 - index)) : random >> (4 * (19 - index))
+                buffer[index] = alphabet.utf8Start[Int(nibble & 0xF)]
+            }
+            return 20
+        }
+        return prefix + digits
     }
 
     /// The response of an earlier call with the same caller, method and request_id, or nil.

@@ -21,27 +21,37 @@ struct RegistryService: Sendable {
 
     /// The metadata naming the region subtrees where the caller may see personal data.
     static let personalDataHeader = "x-tongxin-personal-data-regions"
+    /// The metadata naming the region subtrees the caller works in (its region scope).
+    static let regionsHeader = "x-tongxin-regions"
 
-    /// The caller, from the call's metadata: `x-tongxin-user`, `x-tongxin-user-name`, and
-    /// `x-tongxin-personal-data-regions` (comma-separated region codes: the subtrees where it
-    /// holds the personal-data permission; none without it). Authentication is not in place
-    /// yet: the province's gateway sets these; an absent user is recorded as "anonymous".
+    /// The caller, from the call's metadata: `x-tongxin-user`, `x-tongxin-user-name`,
+    /// `x-tongxin-regions` (comma-separated region codes: the subtrees the caller works in;
+    /// records outside them are PERMISSION_DENIED; absent: every region) and
+    /// `x-tongxin-personal-data-regions` (the subtrees where it holds the personal-data
+    /// permission; none without it). Authentication is not in place yet: the province's
+    /// gateway sets these; an absent user is recorded as "anonymous".
     /// - Throws: INVALID_ARGUMENT naming the header when a region code in it is malformed.
     static func caller(_ context: ServerContext) throws(ServiceError) -> Caller {
         var prefixes: [String] = []
         for case .string(let value) in context.metadata.values(Self.personalDataHeader) {
-            prefixes += try Self.personalDataPrefixes(value)
+            prefixes += Caller.prefixes(of: try Self.regions(value, header: Self.personalDataHeader))
+        }
+        var scope: [RegionCode]?
+        for case .string(let value) in context.metadata.values(Self.regionsHeader) {
+            scope = (scope ?? []) + (try Self.regions(value, header: Self.regionsHeader))
         }
         return Caller(
             userID: context.metadata.first("x-tongxin-user") ?? "anonymous",
-            displayName: context.metadata.first("x-tongxin-user-name"), personalDataPrefixes: prefixes)
+            displayName: context.metadata.first("x-tongxin-user-name"), personalDataPrefixes: prefixes,
+            scope: RegionScope(regions: scope))
     }
 
-    /// The region-key prefixes a `x-tongxin-personal-data-regions` value names, parsed once per
-    /// distinct value (callers send the same few values on every call; parsing them each time
-    /// cost GetMember ~12 % of its rate).
-    private static func personalDataPrefixes(_ value: String) throws(ServiceError) -> [String] {
-        if let known = Self.parsedPermissions.withLock({ $0[value] }) {
+    /// The regions a header value names, parsed once per distinct header and value (callers
+    /// send the same few values on every call; parsing them each time cost GetMember ~12 % of
+    /// its rate).
+    private static func regions(_ value: String, header: String) throws(ServiceError) -> [RegionCode] {
+        let key = header + "\u{0}" + value
+        if let known = Self.parsedRegions.withLock({ $0[key] }) {
             return known
         }
         var regions: [RegionCode] = []
@@ -52,19 +62,18 @@ struct RegistryService: Sendable {
                 regions.append(try RegionCode(validating: code))
             } catch {
                 throw ServiceError.invalidArgument(
-                    field: "metadata \(Self.personalDataHeader)", reason: "\"\(code)\": \(error.description)",
-                    errorReason: "INVALID_FIELD")
+                    field: "metadata \(header)", reason: "\"\(code)\": \(error.description)", errorReason: "INVALID_FIELD")
             }
         }
-        let prefixes = Caller.prefixes(of: regions)
-        Self.parsedPermissions.withLock { cache in
+        let parsed = regions
+        Self.parsedRegions.withLock { cache in
             if cache.count >= 1024 { cache.removeAll() }
-            cache[value] = prefixes
+            cache[key] = parsed
         }
-        return prefixes
+        return parsed
     }
 
-    private static let parsedPermissions = Mutex<[String: [String]]>([:])
+    private static let parsedRegions = Mutex<[String: [RegionCode]]>([:])
 
     private func fail(_ error: ServiceError) -> RPCError {
         error.rpcError(domain: "registry.tongxin", logger: self.logger)
@@ -115,11 +124,27 @@ struct RegistryService: Sendable {
     /// Registers every RPC of the service on `router`.
     func register(into router: inout Router) {
         let s = self.store
-        self.unary(&router, API.ImportRegions.self) { try await s.get().importRegions($0, caller: $1) }
+        // Region scope (common.proto): a record outside the caller's subtrees is PERMISSION_DENIED
+        // (OUT_OF_REGION_SCOPE); a list without a region covers the caller's subtree. Writes
+        // check it in the store, against the record as stored; reads here or in the store.
+        // The region tree itself is readable by every caller; changing it takes the subtree.
+        self.unary(&router, API.ImportRegions.self) { r, c in
+            for (index, node) in r.regions.enumerated() {
+                if let code = try? RegionCode(validating: node.code) {
+                    try c.scope.requireCovers(code, field: "regions[\(index)].code")
+                }
+            }
+            return try await s.get().importRegions(r, caller: c)
+        }
         self.unary(&router, API.GetRegion.self) { r, _ in try await s.get().getRegion(r) }
         self.unary(&router, API.ListChildRegions.self) { r, _ in try await s.get().listChildRegions(r) }
         self.unary(&router, API.ListRegionAncestors.self) { r, _ in try await s.get().listRegionAncestors(r) }
-        self.unary(&router, API.UpdateRegion.self) { try await s.get().updateRegion($0, caller: $1) }
+        self.unary(&router, API.UpdateRegion.self) { r, c in
+            if let code = try? RegionCode(validating: r.region?.code ?? "") {
+                try c.scope.requireCovers(code, field: "region.code")
+            }
+            return try await s.get().updateRegion(r, caller: c)
+        }
         // Every response carrying a member, an organisation or a negative-list entry shows its
         // personal data only to a caller with the permission for its region (Caller.disclosed).
         // The request's bytes as received are what an idempotent retry is compared with: no
@@ -139,8 +164,12 @@ struct RegistryService: Sendable {
                 ByteBuffer(bytes: try await s.get().getMemberEncoded(request, disclosingTo: Self.caller(context)))
             }
         }
-        self.unary(&router, API.BatchGetMembers.self, disclosing: \.members) { r, _ in try await s.get().batchGetMembers(r) }
+        self.unary(&router, API.BatchGetMembers.self, disclosing: \.members) { r, c in
+            try await s.get().batchGetMembers(r, scope: c.scope)
+        }
         self.unary(&router, API.ListMembers.self, disclosing: \.members) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
             // Finding members by resident ID number tells whether a person is registered:
             // personal data, so it takes the permission for the whole subtree searched. (A
             // malformed region_code is left to the store's INVALID_ARGUMENT.)
@@ -159,29 +188,62 @@ struct RegistryService: Sendable {
         self.unary(&router, API.SuspendMember.self, disclosing: \.member) { try await s.get().suspendMember($0, caller: $1) }
         self.unary(&router, API.ReinstateMember.self, disclosing: \.member) { try await s.get().reinstateMember($0, caller: $1) }
         self.unary(&router, API.ExitMember.self, disclosing: \.member) { try await s.get().exitMember($0, caller: $1) }
-        self.unary(&router, API.ListMemberHistory.self) { r, _ in try await s.get().listMemberHistory(r) }
+        self.unary(&router, API.ListMemberHistory.self) { r, c in try await s.get().listMemberHistory(r, scope: c.scope) }
         self.unary(&router, API.AddNegativeListEntry.self, disclosing: \.entry) { try await s.get().addNegativeListEntry($0, caller: $1) }
         self.unary(&router, API.RemoveNegativeListEntry.self, disclosing: \.entry) { try await s.get().removeNegativeListEntry($0, caller: $1) }
-        self.unary(&router, API.ListNegativeListEntries.self, disclosing: \.entries) { r, _ in try await s.get().listNegativeListEntries(r) }
-        self.unary(&router, API.CheckNegativeList.self, disclosing: \.entries) { r, _ in try await s.get().checkNegativeList(r) }
+        self.unary(&router, API.ListNegativeListEntries.self, disclosing: \.entries) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            return try await s.get().listNegativeListEntries(r)
+        }
+        // Empty region_code asks about province-wide entries, which apply in every scope.
+        self.unary(&router, API.CheckNegativeList.self, disclosing: \.entries) { r, c in
+            if !r.regionCode.isEmpty, (try? RegionCode(validating: r.regionCode)) != nil {
+                try c.scope.require(regionCode: r.regionCode, of: "region_code \(r.regionCode)")
+            }
+            return try await s.get().checkNegativeList(r)
+        }
         self.unary(&router, API.CreateOrganisation.self, disclosing: \.organisation) { try await s.get().createOrganisation($0, caller: $1) }
-        self.unary(&router, API.GetOrganisation.self, disclosing: \.organisation) { r, _ in try await s.get().getOrganisation(r) }
-        self.unary(&router, API.ListOrganisations.self, disclosing: \.organisations) { r, _ in try await s.get().listOrganisations(r) }
+        self.unary(&router, API.GetOrganisation.self, disclosing: \.organisation) { r, c in
+            try await s.get().getOrganisation(r, scope: c.scope)
+        }
+        self.unary(&router, API.ListOrganisations.self, disclosing: \.organisations) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            return try await s.get().listOrganisations(r)
+        }
         self.unary(&router, API.UpdateOrganisation.self, disclosing: \.organisation) { try await s.get().updateOrganisation($0, caller: $1) }
         self.unary(&router, API.DissolveOrganisation.self, disclosing: \.organisation) { try await s.get().dissolveOrganisation($0, caller: $1) }
-        self.unary(&router, API.ListOrganisationHistory.self) { r, _ in try await s.get().listOrganisationHistory(r) }
+        self.unary(&router, API.ListOrganisationHistory.self) { r, c in
+            try await s.get().listOrganisationHistory(r, scope: c.scope)
+        }
         self.unary(&router, API.CreateMembership.self) { try await s.get().createMembership($0, caller: $1) }
         self.unary(&router, API.UpdateMembership.self) { try await s.get().updateMembership($0, caller: $1) }
         self.unary(&router, API.EndMembership.self) { try await s.get().endMembership($0, caller: $1) }
-        self.unary(&router, API.ListMemberships.self) { r, _ in try await s.get().listMemberships(r) }
+        self.unary(&router, API.ListMemberships.self) { r, c in try await s.get().listMemberships(r, scope: c.scope) }
         self.unary(&router, API.CreateContactRecord.self) { try await s.get().createContactRecord($0, caller: $1) }
         self.unary(&router, API.UpdateContactRecord.self) { try await s.get().updateContactRecord($0, caller: $1) }
-        self.unary(&router, API.ListContactRecords.self) { r, _ in try await s.get().listContactRecords(r) }
-        self.unary(&router, API.ListOverdueContacts.self) { r, _ in try await s.get().listOverdueContacts(r) }
-        self.unary(&router, API.GetRegistryStatistics.self) { r, _ in try await s.get().registryStatistics(r) }
+        self.unary(&router, API.ListContactRecords.self) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            return try await s.get().listContactRecords(r)
+        }
+        self.unary(&router, API.ListOverdueContacts.self) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            return try await s.get().listOverdueContacts(r)
+        }
+        self.unary(&router, API.GetRegistryStatistics.self) { r, c in
+            var r = r
+            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            return try await s.get().registryStatistics(r)
+        }
         router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
             do {
-                try await self.watch(request, caller: Self.caller(context), writer)
+                let caller = try Self.caller(context)
+                var request = request
+                request.regionCode = try caller.scope.subtree(request.regionCode, field: "region_code")
+                try await self.watch(request, caller: caller, writer)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as RPCError {

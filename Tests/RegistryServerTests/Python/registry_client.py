@@ -141,6 +141,51 @@ def main():
     by_prefix = registry.ListMembers(svc.ListMembersRequest(region_code="420000", name_prefix="张"), metadata=who)
     check(sorted(m.name for m in by_prefix.members) == ["张三", "张四"], "search by name prefix")
 
+    # Region scope: a caller working in 洪山区 (x-tongxin-regions) reaches its own subtree only.
+    hongshan = who + (("x-tongxin-regions", "420111"),)
+
+    def out_of_scope(call, what):
+        try:
+            call()
+            check(False, what + " is refused")
+        except grpc.RpcError as e:
+            info = details(e).get("ErrorInfo")
+            check(e.code() == grpc.StatusCode.PERMISSION_DENIED and info is not None and info.reason == "OUT_OF_REGION_SCOPE",
+                  "%s: PERMISSION_DENIED OUT_OF_REGION_SCOPE, got %s %s" % (what, e.code(), e.details()))
+
+    out_of_scope(lambda: registry.GetMember(svc.GetMemberRequest(member_id=created[0].id), metadata=hongshan),
+                 "GetMember of a 武昌区 member for a 洪山区 caller")
+    own = registry.GetMember(svc.GetMemberRequest(member_id=created[2].id), metadata=hongshan)
+    check(own.member.name == "李五", "a 洪山区 caller reads its own member")
+    scoped = registry.ListMembers(svc.ListMembersRequest(), metadata=hongshan)
+    check([m.name for m in scoped.members] == ["李五"], "a list without a region covers the caller's subtree: %s"
+          % [m.name for m in scoped.members])
+    out_of_scope(lambda: registry.ListMembers(svc.ListMembersRequest(region_code="420100"), metadata=hongshan),
+                 "listing 武汉市 for a 洪山区 caller")
+    batch = registry.BatchGetMembers(svc.BatchGetMembersRequest(member_ids=[created[0].id, created[2].id]), metadata=hongshan)
+    check([m.id for m in batch.members] == [created[2].id] and list(batch.missing_ids) == [created[0].id],
+          "BatchGetMembers returns members outside the scope as missing: %s" % batch)
+    out_of_scope(lambda: registry.CreateMember(svc.CreateMemberRequest(request_id="scoped-0", member=reg.Member(
+        region_code="420106", category=reg.MEMBER_CATEGORY_RELIGIOUS, name="越界",
+        resident_id_number=id_number("420106", "19800101", 31))), metadata=hongshan), "creating a 武昌区 member")
+    both = who + (("x-tongxin-regions", "420106, 420111"),)
+    wuchang = registry.ListMembers(svc.ListMembersRequest(region_code="420106"), metadata=both)
+    check(sorted(m.name for m in wuchang.members) == ["张三", "张四"], "a scope of two districts lists either of them")
+    try:
+        registry.ListMembers(svc.ListMembersRequest(), metadata=both)
+        check(False, "a list without a region is refused for a scope of two subtrees")
+    except grpc.RpcError as e:
+        bad = details(e).get("BadRequest")
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and bad is not None
+              and bad.field_violations[0].field == "region_code", "INVALID_ARGUMENT naming region_code, got %s %s"
+              % (e.code(), e.details()))
+    try:
+        registry.GetMember(svc.GetMemberRequest(member_id=created[2].id), metadata=who + (("x-tongxin-regions", "4201x"),))
+        check(False, "a malformed scope region is rejected")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-tongxin-regions" in e.details(),
+              "INVALID_ARGUMENT naming the header, got %s %s" % (e.code(), e.details()))
+
     try:
         registry.CreateMember(svc.CreateMemberRequest(request_id="bad", member=reg.Member(
             region_code="420106", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY, name="坏",

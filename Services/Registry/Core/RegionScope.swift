@@ -1,0 +1,114 @@
+import Model
+import ServiceKit
+
+/// The region subtrees a caller works in (common.proto: "every caller's permission is scoped
+/// to a region subtree"): records outside them are PERMISSION_DENIED (OUT_OF_REGION_SCOPE),
+/// and a list, search, statistics or watch without a region covers the caller's subtree.
+///
+/// `unrestricted` is a caller with no scope given (the gateway sets none for provincial
+/// administrators and for the services calling each other).
+public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
+    /// The subtrees, or nil when unrestricted.
+    public let regions: [RegionCode]?
+    /// Their region-key prefixes (``RegionKeys/prefix(_:)``), in the same order.
+    let prefixes: [String]
+
+    /// Every region.
+    public static let unrestricted = RegionScope(regions: nil)
+
+    /// The subtrees of `regions` (none: the caller may reach no record).
+    public init(regions: [RegionCode]?) {
+        self.regions = regions
+        self.prefixes = regions?.map(RegionKeys.prefix) ?? []
+    }
+
+    public var isUnrestricted: Bool { self.regions == nil }
+
+    /// The codes of the subtrees, comma-separated, for messages ("every region" when unrestricted).
+    public var description: String {
+        guard let regions else {
+            return "every region"
+        }
+        return regions.isEmpty ? "no region" : regions.map(\.code).joined(separator: ", ")
+    }
+
+    /// Whether a record with the 12-digit region key `regionKey` lies in the scope. A record
+    /// without a region ("", a province-wide negative-list entry) lies only in a scope that
+    /// holds a whole province.
+    public func contains(regionKey: String) -> Bool {
+        guard self.regions != nil else {
+            return true
+        }
+        if regionKey.isEmpty {
+            return self.prefixes.contains { $0.count == 2 }
+        }
+        return self.prefixes.contains { regionKey.hasPrefix($0) }
+    }
+
+    /// Whether a record in region `code` lies in the scope ("": no region, as above).
+    public func contains(regionCode code: String) -> Bool {
+        self.contains(regionKey: RegionKeys.key(code))
+    }
+
+    /// Whether the whole subtree of `region` lies in the scope.
+    public func covers(_ region: RegionCode) -> Bool {
+        guard self.regions != nil else {
+            return true
+        }
+        let prefix = RegionKeys.prefix(region)
+        return self.prefixes.contains { prefix.hasPrefix($0) }
+    }
+
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless a record in region `code` lies in the
+    /// scope; `record` names it in the message ("member m0…").
+    public func require(regionCode code: String, of record: @autoclosure () -> String) throws(ServiceError) {
+        try self.require(regionKey: RegionKeys.key(code), of: record())
+    }
+
+    /// The same for a record with the 12-digit region key `regionKey`.
+    public func require(regionKey: String, of record: @autoclosure () -> String) throws(ServiceError) {
+        guard self.contains(regionKey: regionKey) else {
+            let place = regionKey.isEmpty ? "province-wide, no region" : "region \(RegionKeys.short(regionKey))"
+            throw self.outside("\(record()) (\(place))")
+        }
+    }
+
+    /// The region subtree a list, search, statistics or watch request covers for this caller:
+    /// `requested` itself when it lies in the scope (PERMISSION_DENIED otherwise), and when it
+    /// is empty ("the caller's whole scope") the scope's one subtree — or "" (every region)
+    /// when unrestricted. A scope of several subtrees has no one subtree to stand for it: such
+    /// a caller names one in `field` (INVALID_ARGUMENT). A malformed `requested` is returned
+    /// as it is, for the request's own validation to reject.
+    public func subtree(_ requested: String, field: String) throws(ServiceError) -> String {
+        guard let regions else {
+            return requested
+        }
+        if requested.isEmpty {
+            guard regions.count == 1 else {
+                throw ServiceError.invalidArgument(
+                    field: field,
+                    reason: "required: the caller's region scope has \(regions.count) subtrees (\(self)); name one of them or a region inside one",
+                    errorReason: "INVALID_FIELD")
+            }
+            return regions[0].code
+        }
+        guard let region = try? RegionCode(validating: requested) else {
+            return requested
+        }
+        try self.requireCovers(region, field: field)
+        return requested
+    }
+
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the whole subtree of `region`, given in
+    /// the request's `field`, lies in the scope (a negative-list entry bars its whole subtree).
+    public func requireCovers(_ region: RegionCode, field: String) throws(ServiceError) {
+        guard self.covers(region) else {
+            throw self.outside("\(field) \(region.code)")
+        }
+    }
+
+    private func outside(_ subject: String) -> ServiceError {
+        .permissionDenied(
+            reason: "\(subject) lies outside the caller's region scope (\(self))", errorReason: "OUT_OF_REGION_SCOPE")
+    }
+}
