@@ -218,13 +218,23 @@ struct OrganisationContactTests {
                 caller: caller)
             #expect(updated.record?.version == 2)
             #expect(updated.record?.content == "走访企业，了解融资情况")
+            // Another cadre's record: only with the supervisor role.
             let stranger = await expectServiceError {
                 try await store.updateContactRecord(
                     RegistryV1.UpdateContactRecordRequest(
                         record: updated.record, updateMask: GoogleProtobuf.FieldMask(paths: ["content"])),
-                    caller: Caller(userID: "someone-else"))
+                    caller: Caller(userID: "someone-else", roles: CallerRoles([.admission])))
             }
-            #expect(stranger.map { if case .permissionDenied = $0 { true } else { false } } == true)
+            guard case .permissionDenied(let why, "ROLE_NOT_ALLOWED") = stranger else {
+                Issue.record("expected PERMISSION_DENIED ROLE_NOT_ALLOWED, got \(String(describing: stranger))")
+                return
+            }
+            #expect(why.contains("supervisor") && why.contains("admission"))
+            let supervised = try await store.updateContactRecord(
+                RegistryV1.UpdateContactRecordRequest(
+                    record: updated.record, updateMask: GoogleProtobuf.FieldMask(paths: ["content"])),
+                caller: Caller(userID: "supervisor-1", roles: CallerRoles([.supervisor])))
+            #expect(supervised.record?.version == 3 && supervised.record?.audit?.updatedBy == "supervisor-1")
         }
     }
 }

@@ -222,4 +222,83 @@ struct RegionScopeTests {
             #expect(contacts.records.isEmpty)
         }
     }
+
+    @Test("the RPCs that need a role refuse a caller without it, and change nothing", arguments: Engine.allCases)
+    func roles(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let clerk = Caller(userID: "u-clerk", roles: CallerRoles([.supervisor]))
+            func refused(_ error: ServiceError?, _ role: String, sourceLocation: SourceLocation = #_sourceLocation) {
+                guard case .permissionDenied(let why, "ROLE_NOT_ALLOWED") = error, why.contains("the \(role) role") else {
+                    Issue.record("expected ROLE_NOT_ALLOWED naming \(role), got \(String(describing: error))", sourceLocation: sourceLocation)
+                    return
+                }
+            }
+            refused(
+                await expectServiceError {
+                    try await store.importRegions(
+                        RegistryV1.ImportRegionsRequest(
+                            requestId: "r-2", regions: [.init(code: "440306", name: "宝安区", parentCode: "440300")]),
+                        caller: clerk)
+                }, "region-admin")
+            refused(
+                await expectServiceError {
+                    try await store.updateRegion(
+                        RegistryV1.UpdateRegionRequest(
+                            region: RegistryV1.Region(code: "440304", name: "福田", version: 1),
+                            updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
+                        caller: clerk)
+                }, "region-admin")
+            refused(
+                await expectServiceError {
+                    try await store.createMember(
+                        RegistryV1.CreateMemberRequest(requestId: "a-1", member: Fixtures.member("直接认定", id: 51), admit: true),
+                        caller: clerk)
+                }, "admission")
+            // Without admit a clerk registers a PENDING member; admitting or rejecting it takes the role.
+            let pending = try await store.createMember(
+                RegistryV1.CreateMemberRequest(requestId: "a-2", member: Fixtures.member("待认定", id: 53)), caller: clerk
+            ).member!
+            refused(
+                await expectServiceError {
+                    try await store.admitMember(
+                        RegistryV1.AdmitMemberRequest(memberId: pending.id, version: 1, reason: "认定"), caller: clerk)
+                }, "admission")
+            refused(
+                await expectServiceError {
+                    try await store.rejectMember(
+                        RegistryV1.RejectMemberRequest(memberId: pending.id, version: 1, reason: "不予认定"), caller: clerk)
+                }, "admission")
+            let entry = RegistryV1.NegativeListEntry(
+                subjectKind: .person, name: "某人", residentIdNumber: Fixtures.residentID(55), reason: .dishonestDebtor,
+                basis: "通报", regionCode: "440300")
+            refused(
+                await expectServiceError {
+                    try await store.addNegativeListEntry(
+                        RegistryV1.AddNegativeListEntryRequest(requestId: "n-1", entry: entry), caller: clerk)
+                }, "negative-list")
+            let added = try await store.addNegativeListEntry(
+                RegistryV1.AddNegativeListEntryRequest(requestId: "n-2", entry: entry),
+                caller: Caller(userID: "u-officer", roles: CallerRoles([.negativeList]))
+            ).entry!
+            refused(
+                await expectServiceError {
+                    try await store.removeNegativeListEntry(
+                        RegistryV1.RemoveNegativeListEntryRequest(entryId: added.id, version: 1, removalReason: "撤销"),
+                        caller: clerk)
+                }, "negative-list")
+
+            // Nothing changed: the member still PENDING, the entry still active, no new region.
+            #expect(try await store.getMember(RegistryV1.GetMemberRequest(memberId: pending.id)).member?.status == .pending)
+            let check = try await store.checkNegativeList(
+                RegistryV1.CheckNegativeListRequest(subjectKind: .person, residentIdNumber: Fixtures.residentID(55), regionCode: "440304"))
+            #expect(check.listed && check.entries.map(\.id) == [added.id])
+            let regions = await expectServiceError { try await store.getRegion(RegistryV1.GetRegionRequest(code: "440306")) }
+            #expect(regions.map { if case .notFound = $0 { true } else { false } } == true)
+            let admitted = try await store.admitMember(
+                RegistryV1.AdmitMemberRequest(memberId: pending.id, version: 1, reason: "认定"),
+                caller: Caller(userID: "u-admit", roles: CallerRoles([.admission])))
+            #expect(admitted.member?.status == .active)
+        }
+    }
 }

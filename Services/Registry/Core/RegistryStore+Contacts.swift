@@ -69,12 +69,13 @@ extension RegistryStore {
         }
     }
 
-    /// UpdateContactRecord: corrections within 90 days of the contact, by its cadre (the
-    /// supervisor check is the service's, which knows roles).
+    /// UpdateContactRecord: corrections within 90 days of the contact, by its cadre or a
+    /// caller with the supervisor role.
     /// - Throws: INVALID_ARGUMENT (mask, values); NOT_FOUND; ABORTED; FAILED_PRECONDITION
-    ///   (older than 90 days); PERMISSION_DENIED (not its cadre, unless `asSupervisor`).
+    ///   (older than 90 days); PERMISSION_DENIED (outside the caller's scope; neither its
+    ///   cadre nor a supervisor).
     public func updateContactRecord(
-        _ request: RegistryV1.UpdateContactRecordRequest, caller: Caller, asSupervisor: Bool = false
+        _ request: RegistryV1.UpdateContactRecordRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.UpdateContactRecordResponse {
         guard let input = request.record, !input.id.isEmpty else {
             throw Validate.invalid("record.id", "required")
@@ -97,9 +98,8 @@ extension RegistryStore {
             guard record.version == input.version else {
                 throw ServiceError.aborted(currentVersion: record.version)
             }
-            guard asSupervisor || record.cadreId == caller.userID else {
-                throw ServiceError.permissionDenied(
-                    reason: "only the record's cadre or a supervisor may correct it", errorReason: "ROLE_NOT_ALLOWED")
+            if record.cadreId != caller.userID {
+                try caller.roles.require(.supervisor, for: "correcting another cadre's contact record")
             }
             let contactDay = Days.today(record.contactTime.map(Timestamps.microseconds) ?? now)
             guard Days.today(now) - contactDay <= 90 else {

@@ -45,6 +45,7 @@ extension RegistryStore {
         try Validate.text(request.reason, "reason", 0...512)
         var admissionDay: Int?
         if request.admit {
+            try caller.roles.require(.admission, for: "CreateMember with admit")
             try Validate.date(request.admissionDate, "admission_date")
             let day = request.admissionDate.map(Days.number) ?? today
             guard day <= today else {
@@ -244,6 +245,7 @@ extension RegistryStore {
     public func admitMember(
         _ request: RegistryV1.AdmitMemberRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.AdmitMemberResponse {
+        try caller.roles.require(.admission, for: "AdmitMember")
         try Validate.date(request.admissionDate, "admission_date")
         let today = Days.today(self.now())
         let day = request.admissionDate.map(Days.number) ?? today
@@ -264,6 +266,7 @@ extension RegistryStore {
     public func rejectMember(
         _ request: RegistryV1.RejectMemberRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.RejectMemberResponse {
+        try caller.roles.require(.admission, for: "RejectMember")
         let member = try await self.transition(
             id: request.memberId, version: request.version, reason: request.reason, caller: caller,
             from: [.pending], to: .rejected, event: .rejected, checkNegativeList: false

@@ -10,6 +10,7 @@ extension RegistryStore {
     public func addNegativeListEntry(
         _ request: RegistryV1.AddNegativeListEntryRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.AddNegativeListEntryResponse {
+        try caller.roles.require(.negativeList, for: "AddNegativeListEntry")
         try Validate.requestID(request.requestId)
         guard var entry = request.entry else {
             throw Validate.invalid("entry", "required")
@@ -106,6 +107,7 @@ extension RegistryStore {
     public func removeNegativeListEntry(
         _ request: RegistryV1.RemoveNegativeListEntryRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.RemoveNegativeListEntryResponse {
+        try caller.roles.require(.negativeList, for: "RemoveNegativeListEntry")
         guard !request.entryId.isEmpty else {
             throw Validate.invalid("entry_id", "required")
         }

@@ -13,7 +13,9 @@ extension RegistryStore {
         guard let input = request.region else {
             throw Validate.invalid("region", "required")
         }
+        try caller.roles.require(.regionAdmin, for: "UpdateRegion")
         let code = try Validate.regionCode(input.code, "region.code")
+        try caller.scope.requireCovers(code, field: "region.code")
         try Validate.version(input.version, "region.version")
         let paths = Array(Set(request.updateMask?.paths ?? [])).sorted()
         guard !paths.isEmpty else {

@@ -11,6 +11,12 @@ extension RegistryStore {
     public func importRegions(
         _ request: RegistryV1.ImportRegionsRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.ImportRegionsResponse {
+        try caller.roles.require(.regionAdmin, for: "ImportRegions")
+        for (index, node) in request.regions.enumerated() {
+            if let code = try? RegionCode(validating: node.code) {
+                try caller.scope.requireCovers(code, field: "regions[\(index)].code")
+            }
+        }
         try Validate.requestID(request.requestId)
         guard !request.regions.isEmpty else {
             throw Validate.invalid("regions", "at least one region is required")

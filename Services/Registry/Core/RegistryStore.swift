@@ -15,27 +15,31 @@ public struct Caller: Sendable, Hashable {
     public var personalDataPrefixes: [String]
     /// The region subtrees the caller works in: records outside them are PERMISSION_DENIED.
     public var scope: RegionScope
+    /// The roles the caller holds (the RPCs that need one check it).
+    public var roles: CallerRoles
 
     /// A caller with `userID`, `displayName` (defaults to the id), the personal-data
     /// permission in the subtrees of `personalDataRegions`, working in `scope`.
     public init(
         userID: String, displayName: String? = nil, personalDataRegions: [RegionCode] = [],
-        scope: RegionScope = .unrestricted
+        scope: RegionScope = .unrestricted, roles: CallerRoles = .all
     ) {
         self.init(
             userID: userID, displayName: displayName, personalDataPrefixes: Self.prefixes(of: personalDataRegions),
-            scope: scope)
+            scope: scope, roles: roles)
     }
 
     /// A caller whose personal-data subtrees are already region-key prefixes (as
     /// ``personalDataPrefixes`` holds them).
     public init(
-        userID: String, displayName: String? = nil, personalDataPrefixes: [String], scope: RegionScope = .unrestricted
+        userID: String, displayName: String? = nil, personalDataPrefixes: [String], scope: RegionScope = .unrestricted,
+        roles: CallerRoles = .all
     ) {
         self.userID = userID
         self.displayName = displayName ?? userID
         self.personalDataPrefixes = personalDataPrefixes
         self.scope = scope
+        self.roles = roles
     }
 
     /// The region-key prefixes of `regions`' subtrees.

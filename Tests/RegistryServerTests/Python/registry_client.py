@@ -168,6 +168,18 @@ def main():
     out_of_scope(lambda: registry.CreateMember(svc.CreateMemberRequest(request_id="scoped-0", member=reg.Member(
         region_code="420106", category=reg.MEMBER_CATEGORY_RELIGIOUS, name="越界",
         resident_id_number=id_number("420106", "19800101", 31))), metadata=hongshan), "creating a 武昌区 member")
+    # Roles: admitting takes the admission role once the gateway names the caller's roles.
+    clerk = hongshan + (("x-tongxin-roles", "supervisor"),)
+    try:
+        registry.AdmitMember(svc.AdmitMemberRequest(member_id=created[2].id, version=created[2].version, reason="认定"),
+                             metadata=clerk)
+        check(False, "admitting without the admission role is refused")
+    except grpc.RpcError as e:
+        info = details(e).get("ErrorInfo")
+        check(e.code() == grpc.StatusCode.PERMISSION_DENIED and info is not None and info.reason == "ROLE_NOT_ALLOWED"
+              and "admission" in e.details(), "PERMISSION_DENIED ROLE_NOT_ALLOWED, got %s %s" % (e.code(), e.details()))
+    check(registry.GetMember(svc.GetMemberRequest(member_id=created[2].id), metadata=who).member.status
+          == reg.MEMBER_STATUS_PENDING, "the refused admission changed nothing")
     both = who + (("x-tongxin-regions", "420106, 420111"),)
     wuchang = registry.ListMembers(svc.ListMembersRequest(region_code="420106"), metadata=both)
     check(sorted(m.name for m in wuchang.members) == ["张三", "张四"], "a scope of two districts lists either of them")
