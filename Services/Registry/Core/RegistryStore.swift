@@ -130,15 +130,16 @@ extension RegistryStore {
         let random = (generator.next() as UInt64) & 0xFFF_FFFF
         // 52 bits of time then 28 random: 80 bits, 20 hex digits, written in one pass.
         let digits = String(unsafeUninitializedCapacity: 20) { buffer in
-            let alphabet: StaticString = "0123456789abcdef"
             for index in 0..<20 {
                 let nibble = index < 13 ? time >> (4 * (12 - index)) : random >> (4 * (19 - index))
-                buffer[index] = alphabet.utf8Start[Int(nibble & 0xF)]
+                buffer[index] = Self.hexDigits[Int(nibble & 0xF)]
             }
             return 20
         }
         return prefix + digits
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// The response of an earlier call with the same caller, method and request_id, or nil.
     /// - Throws: ``ServiceError/alreadyExists(resource:name:errorReason:)`` with
