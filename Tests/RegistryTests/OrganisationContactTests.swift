@@ -84,6 +84,24 @@ struct OrganisationContactTests {
                     RegistryV1.EndMembershipRequest(membershipId: membership.id, version: 1, endReason: "辞去"), caller: caller)
             }
             #expect(leaderEnds.map { if case .failedPrecondition = $0 { true } else { false } } == true)
+            // Nor does the leader exit: no organisation is left led by a member who exited.
+            let leaderExits = await expectServiceError {
+                try await store.exitMember(
+                    RegistryV1.ExitMemberRequest(memberId: member.id, version: 1, exitReason: .voluntary, reason: "本人申请"),
+                    caller: caller)
+            }
+            guard case .failedPrecondition(_, let subject, "INVALID_STATE_TRANSITION") = leaderExits else {
+                Issue.record("expected FAILED_PRECONDITION, got \(String(describing: leaderExits))")
+                return
+            }
+            #expect(subject == "organisation \(chamber.id)")
+            #expect(try await store.getMember(RegistryV1.GetMemberRequest(memberId: member.id)).member?.status == .active)
+            var leaderless = led
+            leaderless.leaderMemberId = ""
+            _ = try await store.updateOrganisation(
+                RegistryV1.UpdateOrganisationRequest(
+                    organisation: leaderless, updateMask: GoogleProtobuf.FieldMask(paths: ["leader_member_id"])),
+                caller: caller)
 
             let listed = try await store.listMembers(RegistryV1.ListMembersRequest(organisationId: chamber.id))
             #expect(listed.members.map(\.id) == [member.id])
@@ -103,13 +121,13 @@ struct OrganisationContactTests {
             #expect(history.entries.map(\.eventKind) == [.membershipEnded, .exited, .membershipStarted, .admitted, .created])
 
             let dissolved = try await store.dissolveOrganisation(
-                RegistryV1.DissolveOrganisationRequest(organisationId: chamber.id, version: 2, reason: "合并"), caller: caller)
+                RegistryV1.DissolveOrganisationRequest(organisationId: chamber.id, version: 3, reason: "合并"), caller: caller)
             #expect(dissolved.organisation?.status == .dissolved)
             let organisationHistory = try await store.listOrganisationHistory(
                 RegistryV1.ListOrganisationHistoryRequest(organisationId: chamber.id))
             #expect(
                 organisationHistory.entries.map(\.eventKind)
-                    == [.dissolved, .membershipEnded, .updated, .membershipStarted, .created])
+                    == [.dissolved, .membershipEnded, .updated, .updated, .membershipStarted, .created])
 
             let stats = try await store.registryStatistics(RegistryV1.GetRegistryStatisticsRequest(regionCode: "440305"))
             #expect(stats.regions[0].activeOrganisations == 1)

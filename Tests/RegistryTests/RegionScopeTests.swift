@@ -53,6 +53,13 @@ struct RegionScopeTests {
         }
         #expect(why.contains("440304, 440305"))
         #expect(RegionScope(regions: []).contains(regionCode: "440304") == false)
+        var none: ServiceError?
+        do { _ = try RegionScope(regions: []).subtree("", field: "region_code") } catch { none = error }
+        _ = Self.outOfScope(none)
+        // A subtree named twice, or inside another one named, is one subtree.
+        let repeated = try Self.scope("440304", "440304002000", "440304")
+        #expect(repeated.regions?.map(\.code) == ["440304"])
+        #expect(try repeated.subtree("", field: "region_code") == "440304")
     }
 
     @Test("members: outside the scope nothing is read, created or changed", arguments: Engine.allCases)
@@ -70,11 +77,13 @@ struct RegionScopeTests {
                 try await store.createMember(
                     RegistryV1.CreateMemberRequest(requestId: "f-2", member: Fixtures.member("越界", id: 35)), caller: futian)
             }
-            #expect(Self.outOfScope(create)?.contains("member.region_code (region 440305001001)") == true)
+            #expect(Self.outOfScope(create)?.contains("member.region_code 440305001001 lies outside") == true)
 
             let get = RegistryV1.GetMemberRequest(memberId: nanshan.id)
             let read = await expectServiceError { try await store.getMemberEncoded(get, disclosingTo: futian) }
-            #expect(Self.outOfScope(read)?.contains("member \(nanshan.id)") == true)
+            let denied = Self.outOfScope(read)
+            #expect(denied?.contains("member \(nanshan.id)") == true)
+            #expect(denied?.contains("440305") == false, "where an outsider's record is is not the caller's to know")
             let mine = try RegistryV1.GetMemberResponse(
                 serializedBytes: try await store.getMemberEncoded(RegistryV1.GetMemberRequest(memberId: own.id), disclosingTo: futian))
             #expect(mine.member == own)
@@ -176,7 +185,7 @@ struct RegionScopeTests {
                 try await store.endMembership(
                     RegistryV1.EndMembershipRequest(membershipId: membership.id, version: 1, endReason: "退会"), caller: futian)
             }
-            #expect(Self.outOfScope(end)?.contains("organisation \(nanshanOrg.id)") == true)
+            #expect(Self.outOfScope(end)?.contains("membership \(membership.id)") == true)
             let memberships = await expectServiceError {
                 try await store.listMemberships(RegistryV1.ListMembershipsRequest(memberId: nanshanMember.id), scope: futian.scope)
             }
@@ -220,6 +229,45 @@ struct RegionScopeTests {
             #expect(active.memberships.map(\.id) == [membership.id] && active.memberships[0].active)
             let contacts = try await store.listContactRecords(RegistryV1.ListContactRecordsRequest())
             #expect(contacts.records.isEmpty)
+        }
+    }
+
+    @Test("a scoped region administrator changes the regions inside its subtree, not its root", arguments: Engine.allCases)
+    func regionTree(engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await Fixtures.importTree(store)
+            let nanshan = Caller(userID: "u-nanshan", scope: try Self.scope("440305"), roles: CallerRoles([.regionAdmin]))
+            let added = try await store.importRegions(
+                RegistryV1.ImportRegionsRequest(
+                    requestId: "r-1", regions: [.init(code: "440305001003", name: "新社区", parentCode: "440305001000")]),
+                caller: nanshan)
+            #expect(added.createdCount == 1)
+            // Its own root belongs to the city: moving or renaming it is the city's.
+            let moved = await expectServiceError {
+                try await store.importRegions(
+                    RegistryV1.ImportRegionsRequest(
+                        requestId: "r-2", regions: [.init(code: "440305", name: "南山区", parentCode: "440000")]),
+                    caller: nanshan)
+            }
+            #expect(Self.outOfScope(moved)?.contains("regions[0].code 440305") == true)
+            let root = try await store.getRegion(RegistryV1.GetRegionRequest(code: "440305")).region!
+            var renamed = root
+            renamed.name = "南山"
+            let rename = await expectServiceError {
+                try await store.updateRegion(
+                    RegistryV1.UpdateRegionRequest(region: renamed, updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
+                    caller: nanshan)
+            }
+            _ = Self.outOfScope(rename)
+            let township = try await store.getRegion(RegistryV1.GetRegionRequest(code: "440305001000")).region!
+            var street = township
+            street.name = "南头街道办"
+            let updated = try await store.updateRegion(
+                RegistryV1.UpdateRegionRequest(region: street, updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
+                caller: nanshan)
+            #expect(updated.region?.name == "南头街道办")
+            let after = try await store.getRegion(RegistryV1.GetRegionRequest(code: "440305")).region!
+            #expect(after == root)
         }
     }
 

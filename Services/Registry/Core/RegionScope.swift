@@ -16,10 +16,25 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
     /// Every region.
     public static let unrestricted = RegionScope(regions: nil)
 
-    /// The subtrees of `regions` (none: the caller may reach no record).
+    /// The subtrees of `regions` (none: the caller may reach no record). A code named twice,
+    /// or inside another one named, adds nothing and is dropped, so a scope of one subtree
+    /// named in several ways is still one subtree.
     public init(regions: [RegionCode]?) {
-        self.regions = regions
-        self.prefixes = regions?.map(RegionKeys.prefix) ?? []
+        guard let regions else {
+            self.regions = nil
+            self.prefixes = []
+            return
+        }
+        var kept: [(region: RegionCode, prefix: String)] = []
+        for region in regions.sorted(by: { RegionKeys.prefix($0).count < RegionKeys.prefix($1).count }) {
+            let prefix = RegionKeys.prefix(region)
+            if !kept.contains(where: { prefix.hasPrefix($0.prefix) }) {
+                kept.append((region, prefix))
+            }
+        }
+        kept.sort { $0.region.code < $1.region.code }
+        self.regions = kept.map(\.region)
+        self.prefixes = kept.map(\.prefix)
     }
 
     /// Whether the caller reaches every region (no scope was given).
@@ -60,17 +75,38 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
         return self.prefixes.contains { prefix.hasPrefix($0) }
     }
 
-    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless a record in region `code` lies in the
-    /// scope; `record` names it in the message ("member m0…").
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the stored record `record` ("member
+    /// m0…"), in region `code`, lies in the scope. The message does not say where the record
+    /// is: that is not the caller's to know.
     public func require(regionCode code: String, of record: @autoclosure () -> String) throws(ServiceError) {
         try self.require(regionKey: RegionKeys.key(code), of: record())
     }
 
-    /// The same for a record with the 12-digit region key `regionKey`.
+    /// The same for a stored record with the 12-digit region key `regionKey`.
     public func require(regionKey: String, of record: @autoclosure () -> String) throws(ServiceError) {
         guard self.contains(regionKey: regionKey) else {
-            let place = regionKey.isEmpty ? "province-wide, no region" : "region \(RegionKeys.short(regionKey))"
-            throw self.outside("\(record()) (\(place))")
+            throw self.outside(record())
+        }
+    }
+
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the region `code` the request names in
+    /// `field` (a record's new place) lies in the scope.
+    public func require(regionCode code: String, field: String) throws(ServiceError) {
+        guard self.contains(regionCode: code) else {
+            throw self.outside("\(field) \(code.isEmpty ? "(province-wide, no region)" : code)")
+        }
+    }
+
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the region above `region` lies in the
+    /// scope: the region tree's node for a region belongs to the level above it, so a caller
+    /// may add, rename, move or deactivate the regions strictly inside its subtrees but not the
+    /// subtrees' own roots (nor, without a province in its scope, a province).
+    public func requireCoversParent(of region: RegionCode, field: String) throws(ServiceError) {
+        guard self.regions != nil else {
+            return
+        }
+        guard let parent = region.parent, self.covers(parent) else {
+            throw self.outside("\(field) \(region.code) (a region whose parent is outside it)")
         }
     }
 
@@ -85,6 +121,9 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
             return requested
         }
         if requested.isEmpty {
+            guard !regions.isEmpty else {
+                throw self.outside("every region")
+            }
             guard regions.count == 1 else {
                 throw ServiceError.invalidArgument(
                     field: field,
@@ -105,6 +144,14 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
     public func requireCovers(_ region: RegionCode, field: String) throws(ServiceError) {
         guard self.covers(region) else {
             throw self.outside("\(field) \(region.code)")
+        }
+    }
+
+    /// The same for the stored record `record`, whose subtree is `region` (not named in the
+    /// message).
+    public func requireCovers(_ region: RegionCode, of record: @autoclosure () -> String) throws(ServiceError) {
+        guard self.covers(region) else {
+            throw self.outside(record())
         }
     }
 

@@ -41,7 +41,7 @@ extension RegistryStore {
         let now = self.now()
         let today = Days.today(now)
         var member = try Self.validatedMember(input, field: "member", today: today)
-        try caller.scope.require(regionCode: member.regionCode, of: "member.region_code")
+        try caller.scope.require(regionCode: member.regionCode, field: "member.region_code")
         try Validate.text(request.reason, "reason", 0...512)
         var admissionDay: Int?
         if request.admit {
@@ -212,7 +212,7 @@ extension RegistryStore {
             validated.audit?.updateTime = Timestamps.make(now)
             validated.audit?.updatedBy = caller.userID
             if validated.regionCode != previous.regionCode {
-                try caller.scope.require(regionCode: validated.regionCode, of: "member.region_code")
+                try caller.scope.require(regionCode: validated.regionCode, field: "member.region_code")
                 _ = try Self.requireActiveRegion(connection, code: validated.regionCode, field: "member.region_code")
             }
             if validated.residentIdNumber != previous.residentIdNumber {
@@ -305,9 +305,10 @@ extension RegistryStore {
         return RegistryV1.ReinstateMemberResponse(member: member)
     }
 
-    /// ExitMember (退出): ACTIVE or SUSPENDED → EXITED (final).
+    /// ExitMember (退出): ACTIVE or SUSPENDED → EXITED (final); the member's memberships end.
     /// - Throws: INVALID_ARGUMENT (exit_reason unspecified, reason empty, exit_date in the
-    ///   future); NOT_FOUND; ABORTED; FAILED_PRECONDITION (EXITED, REJECTED or PENDING).
+    ///   future); NOT_FOUND; ABORTED; FAILED_PRECONDITION (EXITED, REJECTED or PENDING; the
+    ///   member leads an active organisation).
     public func exitMember(
         _ request: RegistryV1.ExitMemberRequest, caller: Caller
     ) async throws(ServiceError) -> RegistryV1.ExitMemberResponse {
@@ -328,6 +329,18 @@ extension RegistryStore {
             member.exitDate = Days.date(day)
             entry.exitReason = coded
         } after: { connection, member, now in
+            // As EndMembership: a member leading an organisation leaves it once it has another
+            // leader (or none), so no organisation is left led by someone who exited.
+            let led = try connection.query(
+                """
+                SELECT o.id, o.body FROM memberships s JOIN organisations o ON o.id = s.organisation_id
+                WHERE s.member_id = ? AND s.active = 1 AND o.status = 1 ORDER BY o.id
+                """, [.text(member.id)])
+            for row in led where try Self.decode(RegistryV1.Organisation.self, row.bytes(1)).leaderMemberId == member.id {
+                throw ServiceError.failedPrecondition(
+                    reason: "the member leads the organisation; change its leader first",
+                    subject: "organisation \(row.string(0))", errorReason: "INVALID_STATE_TRANSITION")
+            }
             try Self.endMemberships(
                 connection, column: "member_id", id: member.id, reason: request.reason, day: day, caller: caller, now: now)
         }

@@ -293,8 +293,7 @@ extension RegistryStore {
         if !caller.scope.isUnrestricted {
             let region = try connection.queryOne(
                 "SELECT region_key FROM organisations WHERE id = ?", [.text(membership.organisationId)])
-            try caller.scope.require(
-                regionKey: region?.string(0) ?? "", of: "membership \(id) of organisation \(membership.organisationId)")
+            try caller.scope.require(regionKey: region?.string(0) ?? "", of: "membership \(id)")
         }
         return membership
     }

@@ -122,7 +122,7 @@ extension RegistryStore {
             var entry = try Self.decode(RegistryV1.NegativeListEntry.self, row.bytes(0))
             // An entry bars its whole subtree: removing it takes that subtree in the caller's scope.
             if let region = try? RegionCode(validating: entry.regionCode) {
-                try caller.scope.requireCovers(region, field: "negative list entry \(entry.id): region_code")
+                try caller.scope.requireCovers(region, of: "negative list entry \(entry.id)")
             } else {
                 try caller.scope.require(regionCode: entry.regionCode, of: "negative list entry \(entry.id)")
             }

@@ -15,7 +15,7 @@ extension RegistryStore {
         }
         try caller.roles.require(.regionAdmin, for: "UpdateRegion")
         let code = try Validate.regionCode(input.code, "region.code")
-        try caller.scope.requireCovers(code, field: "region.code")
+        try caller.scope.requireCoversParent(of: code, field: "region.code")
         try Validate.version(input.version, "region.version")
         let paths = Array(Set(request.updateMask?.paths ?? [])).sorted()
         guard !paths.isEmpty else {

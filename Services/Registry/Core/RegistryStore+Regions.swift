@@ -14,7 +14,7 @@ extension RegistryStore {
         try caller.roles.require(.regionAdmin, for: "ImportRegions")
         for (index, node) in request.regions.enumerated() {
             if let code = try? RegionCode(validating: node.code) {
-                try caller.scope.requireCovers(code, field: "regions[\(index)].code")
+                try caller.scope.requireCoversParent(of: code, field: "regions[\(index)].code")
             }
         }
         try Validate.requestID(request.requestId)

@@ -311,7 +311,8 @@ struct RegistryService: Sendable {
     }
 }
 
-/// What one metadata header's values mean, parsed once per distinct value (at most 1,024 kept).
+/// What one metadata header's values mean, parsed once per distinct value (at most 1,024
+/// values of up to 256 bytes kept).
 private final class HeaderCache<T: Sendable>: Sendable {
     private let parser: @Sendable (String) throws(ServiceError) -> T
     private let parsed = Mutex<[String: T]>([:])
@@ -325,6 +326,11 @@ private final class HeaderCache<T: Sendable>: Sendable {
             return known
         }
         let result = try self.parser(value)
+        // Long values are parsed every time: a gateway's few values are short, and a cache of
+        // whatever a caller sends must not grow with it.
+        guard value.utf8.count <= 256 else {
+            return result
+        }
         self.parsed.withLock { cache in
             if cache.count >= 1024 { cache.removeAll() }
             cache[value] = result

@@ -2840,7 +2840,8 @@ extension RegistryV1 {
         /// end with the same reason.
         /// Errors: INVALID_ARGUMENT (exit_reason unspecified, reason empty, exit_date in the
         /// future); NOT_FOUND; ABORTED (stale version); FAILED_PRECONDITION (already EXITED,
-        /// REJECTED or still PENDING).
+        /// REJECTED or still PENDING; the member leads an active organisation: change its leader
+        /// first, as for EndMembership).
         public enum ExitMember: RPCMethod {
             public typealias Input = RegistryV1.ExitMemberRequest
             public typealias Output = RegistryV1.ExitMemberResponse
