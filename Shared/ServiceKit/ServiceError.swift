@@ -19,6 +19,8 @@ public enum ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     /// PERMISSION_DENIED: `reason` in words; `errorReason` "OUT_OF_REGION_SCOPE" or
     /// "ROLE_NOT_ALLOWED".
     case permissionDenied(reason: String, errorReason: String)
+    /// UNAUTHENTICATED: the call does not say who is calling, as `reason` explains.
+    case unauthenticated(reason: String)
     /// RESOURCE_EXHAUSTED: a rate or size limit was hit.
     case resourceExhausted(reason: String)
     /// UNAVAILABLE: the storage or a peer is down; retry with backoff.
@@ -46,6 +48,8 @@ public enum ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
         case .aborted(let currentVersion):
             return "stale version: the current version is \(currentVersion); read again and retry"
         case .permissionDenied(let reason, _):
+            return reason
+        case .unauthenticated(let reason):
             return reason
         case .resourceExhausted(let reason):
             return reason

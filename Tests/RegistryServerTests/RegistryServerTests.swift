@@ -22,11 +22,12 @@ struct RegistryServerTests {
     }
 
     /// Starts the registry on a free port in a fresh data folder; returns it and its address.
-    static func start() throws -> (Process, String, URL) {
+    static func start(_ extraArguments: [String] = []) throws -> (Process, String, URL) {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = self.binary
         process.arguments = ["--listen", "127.0.0.1:0", "--admin-listen", "off", "--database", "sqlite:\(data.path)/registry.sqlite"]
+            + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -161,6 +162,36 @@ struct RegistryServerTests {
         #expect(try Self.tongxin(["health", address, s]) == (0, "SERVING\n"))
         let load = try Self.tongxin(["load", address, "\(s)/GetRegion", "-d", #"{"code":"420100"}"#, "-n", "100", "-c", "4", "--output", "json"])
         #expect(load.0 == 0 && load.1.contains(#""calls": 100"#) && load.1.contains(#""ok": 100"#), "\(load.1)")
+    }
+
+    @Test("--require-caller: a call that does not say who is calling is UNAUTHENTICATED, naming what is missing")
+    func requireCaller() throws {
+        let (process, address, data) = try Self.start(["--require-caller"])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        let method = "tongxin.registry.v1.RegistryService/ImportRegions"
+        let body = #"{"requestId":"r","regions":[{"code":"420000","name":"湖北省"}]}"#
+        let anonymous = try Self.tongxin(["call", address, method, "--compact", "-d", body])
+        #expect(anonymous.0 == 16, "UNAUTHENTICATED is status 16: \(anonymous.1)")
+        #expect(anonymous.1.contains("x-tongxin-user, x-tongxin-regions, x-tongxin-roles"), "\(anonymous.1)")
+        let partial = try Self.tongxin(["call", address, method, "--compact", "-d", body, "-H", "x-tongxin-user: u-1"])
+        #expect(partial.0 == 16 && partial.1.contains("x-tongxin-regions, x-tongxin-roles"), "\(partial.1)")
+        let named = try Self.tongxin([
+            "call", address, method, "--compact", "-d", body, "-H", "x-tongxin-user: u-1", "-H", "x-tongxin-regions: 420000",
+            "-H", "x-tongxin-roles: region-admin",
+        ])
+        // A province's scope does not reach the province's own node (that belongs to no region
+        // above it): only a caller whose scope is every region ("*") may import it.
+        #expect(named.0 == 7 && named.1.contains("outside the caller's region scope"), "\(named.1)")
+        let provincial = try Self.tongxin([
+            "call", address, method, "--compact", "-d", body, "-H", "x-tongxin-user: u-1", "-H", "x-tongxin-regions: *",
+            "-H", "x-tongxin-roles: *",
+        ])
+        #expect(provincial == (0, #"{"createdCount":1}"# + "\n"), "\(provincial.1)")
+        #expect(try Self.tongxin(["health", address]).1 == "SERVING\n", "health needs no caller")
     }
 
     @Test("once the database is migrated, health says SERVING for the registry service")

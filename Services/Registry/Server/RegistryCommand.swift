@@ -27,6 +27,11 @@ struct RegistryCommand: AsyncParsableCommand {
         help: "Days the change feed keeps a change (at least 7, as WatchChanges promises); older ones are pruned every hour, as are idempotency records older than 24 hours. Env: TONGXIN_CHANGE_RETENTION_DAYS.")
     var changeRetentionDays: Int = Int(ProcessInfo.processInfo.environment["TONGXIN_CHANGE_RETENTION_DAYS"] ?? "") ?? 7
 
+    @Flag(
+        name: .customLong("require-caller"),
+        help: "Refuse (UNAUTHENTICATED) every call without x-tongxin-user, x-tongxin-regions and x-tongxin-roles, instead of treating a call without a region scope or roles as the whole province's with every role. Env: TONGXIN_REQUIRE_CALLER=1.")
+    var requireCaller = false
+
     func validate() throws {
         guard self.changeRetentionDays >= 7 else {
             throw ValidationError("--change-retention-days must be at least 7 (WatchChanges promises 7 days), got \(self.changeRetentionDays)")
@@ -38,7 +43,9 @@ struct RegistryCommand: AsyncParsableCommand {
         let logger = Logger(label: "tongxin.registry")
         let store = Eventually<RegistryStore>("the registry database")
         var router = Router()
-        RegistryService(store: store, logger: logger).register(into: &router)
+        var service = RegistryService(store: store, logger: logger)
+        service.requireCaller = self.requireCaller || ["1", "true"].contains(ProcessInfo.processInfo.environment["TONGXIN_REQUIRE_CALLER"] ?? "")
+        service.register(into: &router)
         let listen = try HostPort(self.service.listen, flag: "--listen")
         var configuration = ServerConfiguration(host: listen.host, port: listen.port, eventLoopCount: self.service.threads)
         configuration.interceptors = [CallObserver(logger: logger)]

@@ -18,6 +18,10 @@ struct RegistryService: Sendable {
     /// process wakes it first (another instance's commits on a shared PostgreSQL).
     var pollInterval: Duration = .milliseconds(50)
     var heartbeatInterval: Duration = .seconds(30)
+    /// Whether every call must say who is calling (`--require-caller`): without
+    /// `x-tongxin-user`, `x-tongxin-regions` and `x-tongxin-roles` it is UNAUTHENTICATED, so a
+    /// gateway that stops sending them fails closed instead of granting every region and role.
+    var requireCaller = false
 
     /// The metadata naming the region subtrees where the caller may see personal data.
     static let personalDataHeader = "x-tongxin-personal-data-regions"
@@ -28,14 +32,14 @@ struct RegistryService: Sendable {
 
     /// The caller, from the call's metadata: `x-tongxin-user`, `x-tongxin-user-name`,
     /// `x-tongxin-regions` (comma-separated region codes: the subtrees the caller works in;
-    /// records outside them are PERMISSION_DENIED; absent: every region) and
+    /// records outside them are PERMISSION_DENIED; `*` or absent: every region) and
     /// `x-tongxin-personal-data-regions` (the subtrees where it holds the personal-data
     /// permission; none without it) and `x-tongxin-roles` (comma-separated: region-admin,
     /// admission, negative-list, supervisor; names of other services' roles are ignored;
-    /// absent: every role). Authentication is not in place yet: the province's gateway sets
+    /// `*` or absent: every role). Authentication is not in place yet: the province's gateway sets
     /// these; an absent user is recorded as "anonymous".
     /// - Throws: INVALID_ARGUMENT naming the header when a region code in it is malformed.
-    static func caller(_ context: ServerContext) throws(ServiceError) -> Caller {
+    func caller(_ context: ServerContext) throws(ServiceError) -> Caller {
         // One pass over the metadata, each header value parsed once per distinct value (callers
         // send the same few on every call: parsing them each time cost GetMember ~12 % of its
         // rate, and a lookup per header ~4 %).
@@ -55,11 +59,26 @@ struct RegistryService: Sendable {
                 prefixes += try Self.personalDataGrants.parse(value)
             case Self.regionsHeader:
                 let named = try Self.scopes.parse(value)
-                scope = scope.map { RegionScope(regions: ($0.regions ?? []) + (named.regions ?? [])) } ?? named
+                if let current = scope {
+                    scope = current.isUnrestricted || named.isUnrestricted
+                        ? .unrestricted : RegionScope(regions: (current.regions ?? []) + (named.regions ?? []))
+                } else {
+                    scope = named
+                }
             case Self.rolesHeader:
                 roles = (roles ?? []).union(try Self.roleGrants.parse(value))
             default:
                 continue
+            }
+        }
+        if self.requireCaller {
+            let missing = [
+                userID == nil ? "x-tongxin-user" : nil, scope == nil ? Self.regionsHeader : nil,
+                roles == nil ? Self.rolesHeader : nil,
+            ].compactMap { $0 }
+            guard missing.isEmpty else {
+                throw ServiceError.unauthenticated(
+                    reason: "this registry requires the caller's identity; the call has no \(missing.joined(separator: ", "))")
             }
         }
         return Caller(
@@ -71,10 +90,17 @@ struct RegistryService: Sendable {
         Caller.prefixes(of: try Self.regions(value, header: Self.personalDataHeader))
     }
     private static let scopes = HeaderCache { value throws(ServiceError) in
-        RegionScope(regions: try Self.regions(value, header: Self.regionsHeader))
+        Self.isEverything(value) ? .unrestricted : RegionScope(regions: try Self.regions(value, header: Self.regionsHeader))
     }
     private static let roleGrants = HeaderCache { value throws(ServiceError) in
-        Set(value.split(separator: ",").compactMap { CallerRole(rawValue: String($0.filter { !$0.isWhitespace })) })
+        Self.isEverything(value)
+            ? Set(CallerRole.allCases)
+            : Set(value.split(separator: ",").compactMap { CallerRole(rawValue: String($0.filter { !$0.isWhitespace })) })
+    }
+
+    /// Whether a header value is `*`: every region, or every role.
+    private static func isEverything(_ value: String) -> Bool {
+        value.filter { !$0.isWhitespace } == "*"
     }
 
     /// The region codes of a comma-separated header value.
@@ -112,7 +138,7 @@ struct RegistryService: Sendable {
         _ body: @escaping @Sendable (M.Input, Caller) async throws -> M.Output
     ) {
         router.register(method) { (request: M.Input, context: ServerContext) async throws -> M.Output in
-            try await self.answering { try await body(request, Self.caller(context)) }
+            try await self.answering { try await body(request, self.caller(context)) }
         }
     }
 
@@ -158,7 +184,7 @@ struct RegistryService: Sendable {
         // second encoding of the member per create.
         router.register(API.CreateMember.self, receivingBytes: { request, received, context in
             try await self.answering {
-                let caller = try Self.caller(context)
+                let caller = try self.caller(context)
                 var response = try await s.get().createMember(
                     request, caller: caller, requestBytes: Array(received.readableBytesView))
                 response.member = response.member?.disclosed(to: caller)
@@ -168,7 +194,7 @@ struct RegistryService: Sendable {
         // The hot read answers with the stored bytes when the caller may see them all.
         router.registerEncoded(API.GetMember.self) { (request: RegistryV1.GetMemberRequest, context: ServerContext) in
             try await self.answering {
-                ByteBuffer(bytes: try await s.get().getMemberEncoded(request, disclosingTo: Self.caller(context)))
+                ByteBuffer(bytes: try await s.get().getMemberEncoded(request, disclosingTo: self.caller(context)))
             }
         }
         self.unary(&router, API.BatchGetMembers.self, disclosing: \.members) { r, c in
@@ -247,7 +273,7 @@ struct RegistryService: Sendable {
         }
         router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
             do {
-                let caller = try Self.caller(context)
+                let caller = try self.caller(context)
                 var request = request
                 request.regionCode = try caller.scope.subtree(request.regionCode, field: "region_code")
                 try await self.watch(request, caller: caller, writer)

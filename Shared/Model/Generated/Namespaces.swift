@@ -36,24 +36,24 @@ extension DescriptorPool {
         ("google/protobuf/any.proto", 623, 228, []),
         ("google/rpc/status.proto", 851, 176, ["google/protobuf/any.proto"]),
         ("google/protobuf/timestamp.proto", 1027, 255, []),
-        ("tongxin/common/v1/common.proto", 1282, 1824, ["google/protobuf/timestamp.proto"]),
-        ("google/protobuf/wrappers.proto", 3106, 518, []),
-        ("tongxin/dispatch/v1/dispatch.proto", 3624, 9954, ["google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto", "tongxin/common/v1/common.proto"]),
-        ("google/protobuf/duration.proto", 13578, 251, []),
-        ("google/protobuf/field_mask.proto", 13829, 230, []),
-        ("tongxin/dispatch/v1/dispatch_service.proto", 14059, 12041, ["google/protobuf/duration.proto", "google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto", "tongxin/dispatch/v1/dispatch.proto"]),
-        ("tongxin/pairing/v1/pairing.proto", 26100, 11173, ["google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto"]),
-        ("tongxin/pairing/v1/pairing_service.proto", 37273, 12595, ["google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto", "tongxin/common/v1/common.proto", "tongxin/pairing/v1/pairing.proto"]),
-        ("tongxin/registry/v1/registry.proto", 49868, 14742, ["google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto"]),
-        ("tongxin/registry/v1/registry_service.proto", 64610, 14687, ["google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto", "tongxin/registry/v1/registry.proto"]),
-        ("grpc/health/v1/health.proto", 79297, 557, []),
-        ("grpc/reflection/v1/reflection.proto", 79854, 1744, []),
-        ("grpc/reflection/v1alpha/reflection.proto", 81598, 1812, []),
-        ("grpc/testing/empty.proto", 83410, 101, []),
-        ("grpc/testing/messages.proto", 83511, 5012, []),
-        ("grpc/testing/test.proto", 88523, 1610, ["grpc/testing/empty.proto", "grpc/testing/messages.proto"]),
-        ("google/protobuf/descriptor.proto", 90133, 7667, []),
-        ("google/protobuf/empty.proto", 97800, 190, []),
+        ("tongxin/common/v1/common.proto", 1282, 1858, ["google/protobuf/timestamp.proto"]),
+        ("google/protobuf/wrappers.proto", 3140, 518, []),
+        ("tongxin/dispatch/v1/dispatch.proto", 3658, 9954, ["google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto", "tongxin/common/v1/common.proto"]),
+        ("google/protobuf/duration.proto", 13612, 251, []),
+        ("google/protobuf/field_mask.proto", 13863, 230, []),
+        ("tongxin/dispatch/v1/dispatch_service.proto", 14093, 12041, ["google/protobuf/duration.proto", "google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto", "tongxin/dispatch/v1/dispatch.proto"]),
+        ("tongxin/pairing/v1/pairing.proto", 26134, 11173, ["google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto"]),
+        ("tongxin/pairing/v1/pairing_service.proto", 37307, 12595, ["google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "google/protobuf/wrappers.proto", "tongxin/common/v1/common.proto", "tongxin/pairing/v1/pairing.proto"]),
+        ("tongxin/registry/v1/registry.proto", 49902, 14742, ["google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto"]),
+        ("tongxin/registry/v1/registry_service.proto", 64644, 14687, ["google/protobuf/field_mask.proto", "google/protobuf/timestamp.proto", "tongxin/common/v1/common.proto", "tongxin/registry/v1/registry.proto"]),
+        ("grpc/health/v1/health.proto", 79331, 557, []),
+        ("grpc/reflection/v1/reflection.proto", 79888, 1744, []),
+        ("grpc/reflection/v1alpha/reflection.proto", 81632, 1812, []),
+        ("grpc/testing/empty.proto", 83444, 101, []),
+        ("grpc/testing/messages.proto", 83545, 5012, []),
+        ("grpc/testing/test.proto", 88557, 1610, ["grpc/testing/empty.proto", "grpc/testing/messages.proto"]),
+        ("google/protobuf/descriptor.proto", 90167, 7667, []),
+        ("google/protobuf/empty.proto", 97834, 190, []),
     ]
 
     /// Every symbol (package-qualified, no leading dot) and the index of its file, one per line.
@@ -141,6 +141,7 @@ extension DescriptorPool {
         tongxin.common.v1.ERROR_REASON_OUT_OF_REGION_SCOPE 4
         tongxin.common.v1.ERROR_REASON_ROLE_NOT_ALLOWED 4
         tongxin.common.v1.ERROR_REASON_PEER_UNAVAILABLE 4
+        tongxin.common.v1.ERROR_REASON_UNAUTHENTICATED 4
         google.protobuf.DoubleValue 5
         google.protobuf.DoubleValue.value 5
         google.protobuf.FloatValue 5

@@ -212,6 +212,9 @@ extension CommonV1 {
         case roleNotAllowed
         /// UNAVAILABLE: a peer service (usually the registry) could not be reached; retry.
         case peerUnavailable
+        /// UNAUTHENTICATED: the call does not say who is calling (user, region scope, roles) where
+        /// the service is set to require it.
+        case unauthenticated
         /// A value this version of the contract does not know; kept so it round-trips.
         case unrecognized(Int32)
 
@@ -241,6 +244,7 @@ extension CommonV1 {
             case 20: self = .outOfRegionScope
             case 21: self = .roleNotAllowed
             case 22: self = .peerUnavailable
+            case 23: self = .unauthenticated
             default: self = .unrecognized(rawValue)
             }
         }
@@ -271,6 +275,7 @@ extension CommonV1 {
             case .outOfRegionScope: return 20
             case .roleNotAllowed: return 21
             case .peerUnavailable: return 22
+            case .unauthenticated: return 23
             case .unrecognized(let value): return value
             }
         }
@@ -301,6 +306,7 @@ extension CommonV1 {
             case .outOfRegionScope: return "ERROR_REASON_OUT_OF_REGION_SCOPE"
             case .roleNotAllowed: return "ERROR_REASON_ROLE_NOT_ALLOWED"
             case .peerUnavailable: return "ERROR_REASON_PEER_UNAVAILABLE"
+            case .unauthenticated: return "ERROR_REASON_UNAUTHENTICATED"
             case .unrecognized(let value): return String(value)
             }
         }
@@ -331,11 +337,12 @@ extension CommonV1 {
             case "ERROR_REASON_OUT_OF_REGION_SCOPE": self = .outOfRegionScope
             case "ERROR_REASON_ROLE_NOT_ALLOWED": self = .roleNotAllowed
             case "ERROR_REASON_PEER_UNAVAILABLE": self = .peerUnavailable
+            case "ERROR_REASON_UNAUTHENTICATED": self = .unauthenticated
             default: return nil
             }
         }
 
-        public static let allCases: [ErrorReason] = [.unspecified, .invalidField, .invalidResidentIdNumber, .invalidCreditCode, .invalidMobile, .invalidRegionCode, .invalidPageToken, .invalidUpdateMask, .notFound, .alreadyExists, .requestIdConflict, .staleVersion, .invalidStateTransition, .negativeListMatch, .memberNotActive, .resumeTokenExpired, .offerNotPending, .volunteerUnavailable, .capacityExceeded, .regionInUse, .outOfRegionScope, .roleNotAllowed, .peerUnavailable]
+        public static let allCases: [ErrorReason] = [.unspecified, .invalidField, .invalidResidentIdNumber, .invalidCreditCode, .invalidMobile, .invalidRegionCode, .invalidPageToken, .invalidUpdateMask, .notFound, .alreadyExists, .requestIdConflict, .staleVersion, .invalidStateTransition, .negativeListMatch, .memberNotActive, .resumeTokenExpired, .offerNotPending, .volunteerUnavailable, .capacityExceeded, .regionInUse, .outOfRegionScope, .roleNotAllowed, .peerUnavailable, .unauthenticated]
         public var description: String { self.protoName }
     }
 

@@ -12,6 +12,7 @@ extension ServiceError {
         case .failedPrecondition: return .failedPrecondition
         case .aborted: return .aborted
         case .permissionDenied: return .permissionDenied
+        case .unauthenticated: return .unauthenticated
         case .resourceExhausted: return .resourceExhausted
         case .unavailable: return .unavailable
         case .cancelled: return .cancelled
@@ -47,6 +48,8 @@ extension ServiceError {
             reason = "STALE_VERSION"
         case .permissionDenied(_, let errorReason):
             reason = errorReason
+        case .unauthenticated:
+            reason = "UNAUTHENTICATED"
         case .resourceExhausted:
             reason = "RESOURCE_EXHAUSTED"
         case .unavailable:

@@ -515,7 +515,7 @@ const ProtobufCEnumDescriptor tongxin__common__v1__five_together__descriptor =
   tongxin__common__v1__five_together__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue tongxin__common__v1__error_reason__enum_values_by_number[23] =
+static const ProtobufCEnumValue tongxin__common__v1__error_reason__enum_values_by_number[24] =
 {
   { "ERROR_REASON_UNSPECIFIED", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_UNSPECIFIED", 0 },
   { "ERROR_REASON_INVALID_FIELD", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_INVALID_FIELD", 1 },
@@ -540,11 +540,12 @@ static const ProtobufCEnumValue tongxin__common__v1__error_reason__enum_values_b
   { "ERROR_REASON_OUT_OF_REGION_SCOPE", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_OUT_OF_REGION_SCOPE", 20 },
   { "ERROR_REASON_ROLE_NOT_ALLOWED", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_ROLE_NOT_ALLOWED", 21 },
   { "ERROR_REASON_PEER_UNAVAILABLE", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_PEER_UNAVAILABLE", 22 },
+  { "ERROR_REASON_UNAUTHENTICATED", "TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_UNAUTHENTICATED", 23 },
 };
 static const ProtobufCIntRange tongxin__common__v1__error_reason__value_ranges[] = {
-{0, 0},{0, 23}
+{0, 0},{0, 24}
 };
-static const ProtobufCEnumValueIndex tongxin__common__v1__error_reason__enum_values_by_name[23] =
+static const ProtobufCEnumValueIndex tongxin__common__v1__error_reason__enum_values_by_name[24] =
 {
   { "ERROR_REASON_ALREADY_EXISTS", 9 },
   { "ERROR_REASON_CAPACITY_EXCEEDED", 18 },
@@ -567,6 +568,7 @@ static const ProtobufCEnumValueIndex tongxin__common__v1__error_reason__enum_val
   { "ERROR_REASON_RESUME_TOKEN_EXPIRED", 15 },
   { "ERROR_REASON_ROLE_NOT_ALLOWED", 21 },
   { "ERROR_REASON_STALE_VERSION", 11 },
+  { "ERROR_REASON_UNAUTHENTICATED", 23 },
   { "ERROR_REASON_UNSPECIFIED", 0 },
   { "ERROR_REASON_VOLUNTEER_UNAVAILABLE", 17 },
 };
@@ -577,9 +579,9 @@ const ProtobufCEnumDescriptor tongxin__common__v1__error_reason__descriptor =
   "ErrorReason",
   "Tongxin__Common__V1__ErrorReason",
   "tongxin.common.v1",
-  23,
+  24,
   tongxin__common__v1__error_reason__enum_values_by_number,
-  23,
+  24,
   tongxin__common__v1__error_reason__enum_values_by_name,
   1,
   tongxin__common__v1__error_reason__value_ranges,

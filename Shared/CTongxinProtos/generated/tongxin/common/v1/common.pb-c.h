@@ -190,7 +190,12 @@ typedef enum _Tongxin__Common__V1__ErrorReason {
   /*
    * UNAVAILABLE: a peer service (usually the registry) could not be reached; retry.
    */
-  TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_PEER_UNAVAILABLE = 22
+  TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_PEER_UNAVAILABLE = 22,
+  /*
+   * UNAUTHENTICATED: the call does not say who is calling (user, region scope, roles) where
+   * the service is set to require it.
+   */
+  TONGXIN__COMMON__V1__ERROR_REASON__ERROR_REASON_UNAUTHENTICATED = 23
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TONGXIN__COMMON__V1__ERROR_REASON)
 } Tongxin__Common__V1__ErrorReason;
 
