@@ -191,6 +191,9 @@ struct RegistryServerTests {
             "-H", "x-tongxin-roles: *",
         ])
         #expect(provincial == (0, #"{"createdCount":1}"# + "\n"), "\(provincial.1)")
+        // The seed tool says who it is: a provincial administrator with every region and role.
+        let seeded = try Self.tongxin(["seed", address])
+        #expect(seeded.0 == 0 && seeded.1.contains("500 members"), "\(seeded.1)")
         #expect(try Self.tongxin(["health", address]).1 == "SERVING\n", "health needs no caller")
     }
 

@@ -147,10 +147,14 @@ struct SeedCommand: AsyncParsableCommand {
         }
     }
 
-    /// Each call's options: its own deadline, the seeding user, and waiting for the server.
+    /// Each call's options: its own deadline, the seeding user (a provincial administrator:
+    /// every region and every role, said explicitly so that a registry run with
+    /// `--require-caller` accepts it), and waiting for the server.
     static func callOptions() -> CallOptions {
         var options = CallOptions(deadline: .after(.seconds(120)))
         options.metadata.add("x-tongxin-user", "tongxin-seed")
+        options.metadata.add("x-tongxin-regions", "*")
+        options.metadata.add("x-tongxin-roles", "*")
         options.waitForReady = true
         return options
     }
