@@ -26,6 +26,14 @@ struct RegionScopeTests {
         return reason
     }
 
+    /// Expects `body` to be refused as OUT_OF_REGION_SCOPE; returns the reason.
+    @discardableResult
+    static func expectOutOfScope<T>(
+        _ body: () async throws -> T, sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> String? {
+        Self.outOfScope(await expectServiceError(body, sourceLocation: sourceLocation), sourceLocation: sourceLocation)
+    }
+
     @Test("contains, covers and the subtree a list without a region stands for")
     func scopeRules() throws {
         let futian = try Self.scope("440304")
@@ -73,15 +81,14 @@ struct RegionScopeTests {
                     requestId: "f-1", member: Fixtures.member("福田成员", region: "440304002000", id: 33)), caller: futian
             ).member!
 
-            let create = await expectServiceError {
+            let create = await Self.expectOutOfScope {
                 try await store.createMember(
                     RegistryV1.CreateMemberRequest(requestId: "f-2", member: Fixtures.member("越界", id: 35)), caller: futian)
             }
-            #expect(Self.outOfScope(create)?.contains("member.region_code 440305001001 lies outside") == true)
+            #expect(create?.contains("member.region_code 440305001001 lies outside") == true)
 
             let get = RegistryV1.GetMemberRequest(memberId: nanshan.id)
-            let read = await expectServiceError { try await store.getMemberEncoded(get, disclosingTo: futian) }
-            let denied = Self.outOfScope(read)
+            let denied = await Self.expectOutOfScope { try await store.getMemberEncoded(get, disclosingTo: futian) }
             #expect(denied?.contains("member \(nanshan.id)") == true)
             #expect(denied?.contains("440305") == false, "where an outsider's record is is not the caller's to know")
             let mine = try RegistryV1.GetMemberResponse(
@@ -97,29 +104,26 @@ struct RegionScopeTests {
             var change = nanshan
             change.name = "改名"
             change.version = 7
-            let update = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.updateMember(
                     RegistryV1.UpdateMemberRequest(member: change, updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
                     caller: futian)
             }
-            _ = Self.outOfScope(update)
             var move = own
             move.regionCode = "440305001002"
-            let moved = await expectServiceError {
+            let moved = await Self.expectOutOfScope {
                 try await store.updateMember(
                     RegistryV1.UpdateMemberRequest(member: move, updateMask: GoogleProtobuf.FieldMask(paths: ["region_code"])),
                     caller: futian)
             }
-            #expect(Self.outOfScope(moved)?.contains("member.region_code") == true)
-            let admit = await expectServiceError {
+            #expect(moved?.contains("member.region_code") == true)
+            await Self.expectOutOfScope {
                 try await store.admitMember(
                     RegistryV1.AdmitMemberRequest(memberId: nanshan.id, version: 1, reason: "认定"), caller: futian)
             }
-            _ = Self.outOfScope(admit)
-            let history = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.listMemberHistory(RegistryV1.ListMemberHistoryRequest(memberId: nanshan.id), scope: futian.scope)
             }
-            _ = Self.outOfScope(history)
 
             // Nothing changed: both members as created, one history entry each.
             #expect(try await store.getMember(get).member == nanshan)
@@ -143,55 +147,49 @@ struct RegionScopeTests {
                 caller: Fixtures.caller
             ).organisation!
 
-            let createOrg = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.createOrganisation(
                     RegistryV1.CreateOrganisationRequest(
                         requestId: "o-2",
                         organisation: RegistryV1.Organisation(name: "越界会", kind: .chamberOfCommerce, regionCode: "440305")),
                     caller: futian)
             }
-            _ = Self.outOfScope(createOrg)
-            let getOrg = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.getOrganisation(RegistryV1.GetOrganisationRequest(organisationId: nanshanOrg.id), scope: futian.scope)
             }
-            _ = Self.outOfScope(getOrg)
             var rename = nanshanOrg
             rename.name = "改名"
-            let updateOrg = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.updateOrganisation(
                     RegistryV1.UpdateOrganisationRequest(organisation: rename, updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
                     caller: futian)
             }
-            _ = Self.outOfScope(updateOrg)
-            let orgHistory = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.listOrganisationHistory(
                     RegistryV1.ListOrganisationHistoryRequest(organisationId: nanshanOrg.id), scope: futian.scope)
             }
-            _ = Self.outOfScope(orgHistory)
 
-            let join = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.createMembership(
                     RegistryV1.CreateMembershipRequest(
                         requestId: "s-1", membership: RegistryV1.Membership(organisationId: nanshanOrg.id, memberId: nanshanMember.id)),
                     caller: futian)
             }
-            _ = Self.outOfScope(join)
             let membership = try await store.createMembership(
                 RegistryV1.CreateMembershipRequest(
                     requestId: "s-2", membership: RegistryV1.Membership(organisationId: nanshanOrg.id, memberId: nanshanMember.id)),
                 caller: Fixtures.caller
             ).membership!
-            let end = await expectServiceError {
+            let end = await Self.expectOutOfScope {
                 try await store.endMembership(
                     RegistryV1.EndMembershipRequest(membershipId: membership.id, version: 1, endReason: "退会"), caller: futian)
             }
-            #expect(Self.outOfScope(end)?.contains("membership \(membership.id)") == true)
-            let memberships = await expectServiceError {
+            #expect(end?.contains("membership \(membership.id)") == true)
+            await Self.expectOutOfScope {
                 try await store.listMemberships(RegistryV1.ListMembershipsRequest(memberId: nanshanMember.id), scope: futian.scope)
             }
-            _ = Self.outOfScope(memberships)
 
-            let contact = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.createContactRecord(
                     RegistryV1.CreateContactRecordRequest(
                         requestId: "c-1",
@@ -200,10 +198,9 @@ struct RegionScopeTests {
                             contactTime: GoogleProtobuf.Timestamp(seconds: Fixtures.noon() / 1_000_000 - 3600), content: "电话联系")),
                     caller: futian)
             }
-            _ = Self.outOfScope(contact)
 
             // A negative-list entry bars its whole subtree: a 福田区 caller may not add one for 深圳市.
-            let listed = await expectServiceError {
+            let listed = await Self.expectOutOfScope {
                 try await store.addNegativeListEntry(
                     RegistryV1.AddNegativeListEntryRequest(
                         requestId: "n-1",
@@ -212,7 +209,7 @@ struct RegionScopeTests {
                             basis: "通报", regionCode: "440300")),
                     caller: futian)
             }
-            #expect(Self.outOfScope(listed)?.contains("entry.region_code 440300") == true)
+            #expect(listed?.contains("entry.region_code 440300") == true)
             let entry = try await store.addNegativeListEntry(
                 RegistryV1.AddNegativeListEntryRequest(
                     requestId: "n-2",
@@ -243,22 +240,21 @@ struct RegionScopeTests {
                 caller: nanshan)
             #expect(added.createdCount == 1)
             // Its own root belongs to the city: moving or renaming it is the city's.
-            let moved = await expectServiceError {
+            let moved = await Self.expectOutOfScope {
                 try await store.importRegions(
                     RegistryV1.ImportRegionsRequest(
                         requestId: "r-2", regions: [.init(code: "440305", name: "南山区", parentCode: "440000")]),
                     caller: nanshan)
             }
-            #expect(Self.outOfScope(moved)?.contains("regions[0].code 440305") == true)
+            #expect(moved?.contains("regions[0].code 440305") == true)
             let root = try await store.getRegion(RegistryV1.GetRegionRequest(code: "440305")).region!
             var renamed = root
             renamed.name = "南山"
-            let rename = await expectServiceError {
+            await Self.expectOutOfScope {
                 try await store.updateRegion(
                     RegistryV1.UpdateRegionRequest(region: renamed, updateMask: GoogleProtobuf.FieldMask(paths: ["name"])),
                     caller: nanshan)
             }
-            _ = Self.outOfScope(rename)
             let township = try await store.getRegion(RegistryV1.GetRegionRequest(code: "440305001000")).region!
             var street = township
             street.name = "南头街道办"

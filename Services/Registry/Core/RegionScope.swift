@@ -25,12 +25,11 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
             self.prefixes = []
             return
         }
+        // Widest first, so a subtree inside one already kept is seen as such.
         var kept: [(region: RegionCode, prefix: String)] = []
-        for region in regions.sorted(by: { RegionKeys.prefix($0).count < RegionKeys.prefix($1).count }) {
-            let prefix = RegionKeys.prefix(region)
-            if !kept.contains(where: { prefix.hasPrefix($0.prefix) }) {
-                kept.append((region, prefix))
-            }
+        for (region, prefix) in regions.map({ ($0, RegionKeys.prefix($0)) }).sorted(by: { $0.1.count < $1.1.count })
+        where !kept.contains(where: { prefix.hasPrefix($0.prefix) }) {
+            kept.append((region, prefix))
         }
         kept.sort { $0.region.code < $1.region.code }
         self.regions = kept.map(\.region)
@@ -52,13 +51,7 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
     /// without a region ("", a province-wide negative-list entry) lies only in a scope that
     /// holds a whole province.
     public func contains(regionKey: String) -> Bool {
-        guard self.regions != nil else {
-            return true
-        }
-        if regionKey.isEmpty {
-            return self.prefixes.contains { $0.count == 2 }
-        }
-        return self.prefixes.contains { regionKey.hasPrefix($0) }
+        self.regions == nil || RegionKeys.isWithin(regionKey, prefixes: self.prefixes)
     }
 
     /// Whether a record in region `code` lies in the scope ("": no region, as above).
@@ -66,18 +59,23 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
         self.contains(regionKey: RegionKeys.key(code))
     }
 
-    /// Whether the whole subtree of `region` lies in the scope.
+    /// Whether the whole subtree of `region` lies in the scope (its prefix does).
     public func covers(_ region: RegionCode) -> Bool {
-        guard self.regions != nil else {
-            return true
-        }
-        let prefix = RegionKeys.prefix(region)
-        return self.prefixes.contains { prefix.hasPrefix($0) }
+        self.contains(regionKey: RegionKeys.prefix(region))
     }
 
-    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the stored record `record` ("member
-    /// m0…"), in region `code`, lies in the scope. The message does not say where the record
-    /// is: that is not the caller's to know.
+    /// The scope of both callers' subtrees, as when a call names its scope in two headers.
+    public func union(_ other: RegionScope) -> RegionScope {
+        guard let regions = self.regions, let others = other.regions else {
+            return .unrestricted
+        }
+        return RegionScope(regions: regions + others)
+    }
+
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the record `record`, in region `code`,
+    /// lies in the scope. `record` is what the message names: for a stored record its id
+    /// ("member m0…"), never where it is (not the caller's to know); for a region the request
+    /// names, the field and the code ("member.region_code 440305001001").
     public func require(regionCode code: String, of record: @autoclosure () -> String) throws(ServiceError) {
         try self.require(regionKey: RegionKeys.key(code), of: record())
     }
@@ -86,14 +84,6 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
     public func require(regionKey: String, of record: @autoclosure () -> String) throws(ServiceError) {
         guard self.contains(regionKey: regionKey) else {
             throw self.outside(record())
-        }
-    }
-
-    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the region `code` the request names in
-    /// `field` (a record's new place) lies in the scope.
-    public func require(regionCode code: String, field: String) throws(ServiceError) {
-        guard self.contains(regionCode: code) else {
-            throw self.outside("\(field) \(code.isEmpty ? "(province-wide, no region)" : code)")
         }
     }
 
@@ -135,22 +125,16 @@ public struct RegionScope: Sendable, Hashable, CustomStringConvertible {
         guard let region = try? RegionCode(validating: requested) else {
             return requested
         }
-        try self.requireCovers(region, field: field)
+        try self.requireCovers(region, of: "\(field) \(requested)")
         return requested
     }
 
-    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the whole subtree of `region`, given in
-    /// the request's `field`, lies in the scope (a negative-list entry bars its whole subtree).
-    public func requireCovers(_ region: RegionCode, field: String) throws(ServiceError) {
-        guard self.covers(region) else {
-            throw self.outside("\(field) \(region.code)")
-        }
-    }
-
-    /// The same for the stored record `record`, whose subtree is `region` (not named in the
-    /// message).
-    public func requireCovers(_ region: RegionCode, of record: @autoclosure () -> String) throws(ServiceError) {
-        guard self.covers(region) else {
+    /// PERMISSION_DENIED (OUT_OF_REGION_SCOPE) unless the whole subtree of `region` lies in the
+    /// scope (a negative-list entry bars its whole subtree); `record` is what the message
+    /// names, as for ``require(regionCode:of:)``. No region (nil) lies only in an unrestricted
+    /// scope.
+    public func requireCovers(_ region: RegionCode?, of record: @autoclosure () -> String) throws(ServiceError) {
+        guard self.isUnrestricted || region.map(self.covers) == true else {
             throw self.outside(record())
         }
     }

@@ -41,7 +41,7 @@ extension RegistryStore {
         let now = self.now()
         let today = Days.today(now)
         var member = try Self.validatedMember(input, field: "member", today: today)
-        try caller.scope.require(regionCode: member.regionCode, field: "member.region_code")
+        try caller.scope.require(regionCode: member.regionCode, of: "member.region_code \(member.regionCode)")
         try Validate.text(request.reason, "reason", 0...512)
         var admissionDay: Int?
         if request.admit {
@@ -212,7 +212,7 @@ extension RegistryStore {
             validated.audit?.updateTime = Timestamps.make(now)
             validated.audit?.updatedBy = caller.userID
             if validated.regionCode != previous.regionCode {
-                try caller.scope.require(regionCode: validated.regionCode, field: "member.region_code")
+                try caller.scope.require(regionCode: validated.regionCode, of: "member.region_code \(validated.regionCode)")
                 _ = try Self.requireActiveRegion(connection, code: validated.regionCode, field: "member.region_code")
             }
             if validated.residentIdNumber != previous.residentIdNumber {

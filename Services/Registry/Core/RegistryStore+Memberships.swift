@@ -110,7 +110,8 @@ extension RegistryStore {
         }
         let now = self.now()
         return try await self.write { connection in
-            var membership = try Self.requireMembership(connection, id: input.id, caller: caller)
+            let found = try Self.requireMembership(connection, id: input.id, caller: caller)
+            var membership = found.membership
             guard membership.version == input.version else {
                 throw ServiceError.aborted(currentVersion: membership.version)
             }
@@ -129,11 +130,11 @@ extension RegistryStore {
             membership.audit?.updateTime = Timestamps.make(now)
             membership.audit?.updatedBy = caller.userID
             try Self.storeMembership(connection, membership, isNew: false)
-            let region = try Self.fetchOrganisation(connection, id: membership.organisationId, withCount: false)?.regionCode
             try Self.appendChange(
                 connection,
                 RegistryV1.ChangeEvent(
-                    changeKind: .updated, entityKind: .membership, entityId: membership.id, regionCode: region ?? "",
+                    changeKind: .updated, entityKind: .membership, entityId: membership.id,
+                    regionCode: found.organisation?.regionCode ?? "",
                     actorId: caller.userID, version: membership.version, changedPaths: paths, membership: membership),
                 now: now)
             return RegistryV1.UpdateMembershipResponse(membership: membership)
@@ -160,7 +161,7 @@ extension RegistryStore {
             throw Validate.invalid("end_date", "must not be in the future")
         }
         return try await self.write { connection in
-            let membership = try Self.requireMembership(connection, id: request.membershipId, caller: caller)
+            let (membership, organisation) = try Self.requireMembership(connection, id: request.membershipId, caller: caller)
             guard membership.version == request.version else {
                 throw ServiceError.aborted(currentVersion: membership.version)
             }
@@ -172,7 +173,6 @@ extension RegistryStore {
             if let start = membership.startDate, day < Days.number(start) {
                 throw Validate.invalid("end_date", "must not be before start_date")
             }
-            let organisation = try Self.fetchOrganisation(connection, id: membership.organisationId, withCount: false)
             if organisation?.leaderMemberId == membership.memberId {
                 throw ServiceError.failedPrecondition(
                     reason: "the member leads the organisation; change its leader first",
@@ -284,18 +284,18 @@ extension RegistryStore {
         return membership
     }
 
-    /// The membership `id` for a change by `caller`: NOT_FOUND, or PERMISSION_DENIED when its
-    /// organisation lies outside the caller's scope (a membership belongs to its organisation).
-    static func requireMembership(_ connection: any SQLConnection, id: String, caller: Caller) throws -> RegistryV1.Membership {
+    /// The membership `id` for a change by `caller`, and its organisation: NOT_FOUND, or
+    /// PERMISSION_DENIED when the organisation lies outside the caller's scope (a membership
+    /// belongs to its organisation).
+    static func requireMembership(
+        _ connection: any SQLConnection, id: String, caller: Caller
+    ) throws -> (membership: RegistryV1.Membership, organisation: RegistryV1.Organisation?) {
         guard let membership = try Self.fetchMembership(connection, id: id) else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Membership", name: id)
         }
-        if !caller.scope.isUnrestricted {
-            let region = try connection.queryOne(
-                "SELECT region_key FROM organisations WHERE id = ?", [.text(membership.organisationId)])
-            try caller.scope.require(regionKey: region?.string(0) ?? "", of: "membership \(id)")
-        }
-        return membership
+        let organisation = try Self.fetchOrganisation(connection, id: membership.organisationId, withCount: false)
+        try caller.scope.require(regionCode: organisation?.regionCode ?? "", of: "membership \(id)")
+        return (membership, organisation)
     }
 
     static func fetchMembership(_ connection: any SQLConnection, id: String) throws -> RegistryV1.Membership? {

@@ -36,7 +36,7 @@ extension RegistryStore {
         }
         try Validate.text(entry.basis, "entry.basis", 1...512)
         let region = try Validate.regionCode(entry.regionCode, "entry.region_code")
-        try caller.scope.requireCovers(region, field: "entry.region_code")
+        try caller.scope.requireCovers(region, of: "entry.region_code \(region.code)")
         entry.regionCode = region.code
         try Validate.date(entry.effectiveDate, "entry.effective_date")
         try Validate.date(entry.expiryDate, "entry.expiry_date")
@@ -121,11 +121,7 @@ extension RegistryStore {
             }
             var entry = try Self.decode(RegistryV1.NegativeListEntry.self, row.bytes(0))
             // An entry bars its whole subtree: removing it takes that subtree in the caller's scope.
-            if let region = try? RegionCode(validating: entry.regionCode) {
-                try caller.scope.requireCovers(region, of: "negative list entry \(entry.id)")
-            } else {
-                try caller.scope.require(regionCode: entry.regionCode, of: "negative list entry \(entry.id)")
-            }
+            try caller.scope.requireCovers(try? RegionCode(validating: entry.regionCode), of: "negative list entry \(entry.id)")
             guard entry.version == request.version else {
                 throw ServiceError.aborted(currentVersion: entry.version)
             }

@@ -27,7 +27,7 @@ extension RegistryStore {
             throw Validate.invalid("organisation.leader_member_id", "must be empty: set it after adding the membership")
         }
         organisation = try Self.validatedOrganisation(organisation, field: "organisation")
-        try caller.scope.require(regionCode: organisation.regionCode, field: "organisation.region_code")
+        try caller.scope.require(regionCode: organisation.regionCode, of: "organisation.region_code \(organisation.regionCode)")
         let now = self.now()
         organisation.id = Self.newID("o")
         organisation.status = .active
@@ -219,7 +219,8 @@ extension RegistryStore {
             }
             organisation = try Self.validatedOrganisation(organisation, field: "organisation")
             if organisation.regionCode != previous.regionCode {
-                try caller.scope.require(regionCode: organisation.regionCode, field: "organisation.region_code")
+                try caller.scope.require(
+                    regionCode: organisation.regionCode, of: "organisation.region_code \(organisation.regionCode)")
             }
             try Self.checkOrganisationPlacement(connection, organisation, previous: previous)
             if !organisation.leaderMemberId.isEmpty && organisation.leaderMemberId != previous.leaderMemberId {

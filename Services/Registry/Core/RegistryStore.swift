@@ -51,10 +51,7 @@ public struct Caller: Sendable, Hashable {
     /// key `regionKey` ("" for a record without a region: then only with a permission for a
     /// whole province).
     public func maySeePersonalData(regionKey: String) -> Bool {
-        if regionKey.isEmpty {
-            return self.personalDataPrefixes.contains { $0.count == 2 }
-        }
-        return self.personalDataPrefixes.contains { regionKey.hasPrefix($0) }
+        RegionKeys.isWithin(regionKey, prefixes: self.personalDataPrefixes)
     }
 
     /// Whether the caller may see personal data of a record in region `code`.
@@ -128,18 +125,13 @@ extension RegistryStore {
         var generator = SystemRandomNumberGenerator()
         let time = UInt64(max(0, WallClock.nowMicroseconds())) & 0xF_FFFF_FFFF_FFFF
         let random = (generator.next() as UInt64) & 0xFFF_FFFF
-        // 52 bits of time then 28 random: 80 bits, 20 hex digits, written in one pass.
-        let digits = String(unsafeUninitializedCapacity: 20) { buffer in
-            for index in 0..<20 {
-                let nibble = index < 13 ? time >> (4 * (12 - index)) : random >> (4 * (19 - index))
-                buffer[index] = Self.hexDigits[Int(nibble & 0xF)]
-            }
-            return 20
-        }
-        return prefix + digits
+        return prefix + Self.hex(time, width: 13) + Self.hex(random, width: 7)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static func hex(_ value: UInt64, width: Int) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
 
     /// The response of an earlier call with the same caller, method and request_id, or nil.
     /// - Throws: ``ServiceError/alreadyExists(resource:name:errorReason:)`` with
@@ -309,6 +301,12 @@ enum RegionKeys {
     /// The shorter subtree prefix of `region` (its significant digits).
     static func prefix(_ region: RegionCode) -> String {
         String(region.padded12.prefix(Self.prefixLength(region.level)))
+    }
+
+    /// Whether the region key (or subtree prefix) `key` lies in one of the subtrees with the
+    /// prefixes `prefixes`; "" (a record without a region) lies only in a whole province.
+    static func isWithin(_ key: String, prefixes: [String]) -> Bool {
+        key.isEmpty ? prefixes.contains { $0.count == 2 } : prefixes.contains { key.hasPrefix($0) }
     }
 }
 

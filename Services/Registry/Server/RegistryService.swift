@@ -59,12 +59,7 @@ struct RegistryService: Sendable {
                 prefixes += try Self.personalDataGrants.parse(value)
             case Self.regionsHeader:
                 let named = try Self.scopes.parse(value)
-                if let current = scope {
-                    scope = current.isUnrestricted || named.isUnrestricted
-                        ? .unrestricted : RegionScope(regions: (current.regions ?? []) + (named.regions ?? []))
-                } else {
-                    scope = named
-                }
+                scope = scope?.union(named) ?? named
             case Self.rolesHeader:
                 roles = (roles ?? []).union(try Self.roleGrants.parse(value))
             default:
@@ -118,6 +113,17 @@ struct RegistryService: Sendable {
             }
         }
         return regions
+    }
+
+    /// `request` with its region (`region_code`, at `path`) as the caller's scope has it: an
+    /// empty one stands for the caller's subtree; one outside the scope is PERMISSION_DENIED
+    /// (``RegionScope/subtree(_:field:)``).
+    private static func inScope<R>(
+        _ request: R, _ path: WritableKeyPath<R, String>, of caller: Caller
+    ) throws(ServiceError) -> R {
+        var request = request
+        request[keyPath: path] = try caller.scope.subtree(request[keyPath: path], field: "region_code")
+        return request
     }
 
     private func fail(_ error: ServiceError) -> RPCError {
@@ -201,8 +207,7 @@ struct RegistryService: Sendable {
             try await s.get().batchGetMembers(r, scope: c.scope)
         }
         self.unary(&router, API.ListMembers.self, disclosing: \.members) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
+            let r = try Self.inScope(r, \.regionCode, of: c)
             // Finding members by resident ID number tells whether a person is registered:
             // personal data, so it takes the permission for the whole subtree searched. (A
             // malformed region_code is left to the store's INVALID_ARGUMENT.)
@@ -225,9 +230,7 @@ struct RegistryService: Sendable {
         self.unary(&router, API.AddNegativeListEntry.self, disclosing: \.entry) { try await s.get().addNegativeListEntry($0, caller: $1) }
         self.unary(&router, API.RemoveNegativeListEntry.self, disclosing: \.entry) { try await s.get().removeNegativeListEntry($0, caller: $1) }
         self.unary(&router, API.ListNegativeListEntries.self, disclosing: \.entries) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
-            return try await s.get().listNegativeListEntries(r)
+            try await s.get().listNegativeListEntries(Self.inScope(r, \.regionCode, of: c))
         }
         // Empty region_code asks about province-wide entries, which apply in every scope.
         self.unary(&router, API.CheckNegativeList.self, disclosing: \.entries) { r, c in
@@ -241,9 +244,7 @@ struct RegistryService: Sendable {
             try await s.get().getOrganisation(r, scope: c.scope)
         }
         self.unary(&router, API.ListOrganisations.self, disclosing: \.organisations) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
-            return try await s.get().listOrganisations(r)
+            try await s.get().listOrganisations(Self.inScope(r, \.regionCode, of: c))
         }
         self.unary(&router, API.UpdateOrganisation.self, disclosing: \.organisation) { try await s.get().updateOrganisation($0, caller: $1) }
         self.unary(&router, API.DissolveOrganisation.self, disclosing: \.organisation) { try await s.get().dissolveOrganisation($0, caller: $1) }
@@ -257,26 +258,18 @@ struct RegistryService: Sendable {
         self.unary(&router, API.CreateContactRecord.self) { try await s.get().createContactRecord($0, caller: $1) }
         self.unary(&router, API.UpdateContactRecord.self) { try await s.get().updateContactRecord($0, caller: $1) }
         self.unary(&router, API.ListContactRecords.self) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
-            return try await s.get().listContactRecords(r)
+            try await s.get().listContactRecords(Self.inScope(r, \.regionCode, of: c))
         }
         self.unary(&router, API.ListOverdueContacts.self) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
-            return try await s.get().listOverdueContacts(r)
+            try await s.get().listOverdueContacts(Self.inScope(r, \.regionCode, of: c))
         }
         self.unary(&router, API.GetRegistryStatistics.self) { r, c in
-            var r = r
-            r.regionCode = try c.scope.subtree(r.regionCode, field: "region_code")
-            return try await s.get().registryStatistics(r)
+            try await s.get().registryStatistics(Self.inScope(r, \.regionCode, of: c))
         }
         router.register(API.WatchChanges.self) { (request: RegistryV1.WatchChangesRequest, context: ServerContext, writer: ResponseWriter<RegistryV1.WatchChangesResponse>) in
             do {
                 let caller = try self.caller(context)
-                var request = request
-                request.regionCode = try caller.scope.subtree(request.regionCode, field: "region_code")
-                try await self.watch(request, caller: caller, writer)
+                try await self.watch(Self.inScope(request, \.regionCode, of: caller), caller: caller, writer)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as RPCError {
