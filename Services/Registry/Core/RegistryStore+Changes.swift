@@ -26,7 +26,9 @@ extension RegistryStore {
         }
         let range = regionCode.isEmpty ? nil : RegionKeys.subtree(try Validate.regionCode(regionCode, "region_code"))
         let kinds = Set(entityKinds.map { Int64($0.rawValue) })
-        return try await self.read { connection in
+        // Durable: a change handed to a watcher, or a position it resumes from, is never
+        // undone by a power cut (which would hand its sequence to another change).
+        return try await self.durableRead { connection in
             let rows = try connection.query(
                 """
                 SELECT sequence, entity_kind, region_key, previous_region_key, body FROM changes
@@ -49,7 +51,7 @@ extension RegistryStore {
         }
     }
 
-    /// Write transactions this process has committed so far (see ``waitForChange(after:timeout:)``).
+    /// Write transactions this process has made durable so far (see ``waitForChange(after:timeout:)``).
     public var commitGeneration: Int {
         self.database.commitGeneration
     }
@@ -66,7 +68,7 @@ extension RegistryStore {
     /// watcher starting "from now" resumes after `latest`; a token below `oldest - 1` is
     /// past retention.
     public func changeFeedBounds() async throws(ServiceError) -> (oldest: Int64, latest: Int64) {
-        try await self.read { connection in
+        try await self.durableRead { connection in
             let row = try connection.queryOne("SELECT COALESCE(MIN(sequence), 0) FROM changes")
             let latest = try connection.queryOne("SELECT value FROM counters WHERE name = 'changes'")
             return (row?.int64(0) ?? 0, latest?.int64(0) ?? 0)

@@ -94,6 +94,16 @@ public final class RegistryStore: Sendable {
         }
     }
 
+    /// Runs `body` in a read transaction whose result waits until everything it saw is
+    /// durable (``SQLDatabase/durableRead(_:)``), turning every failure into a ``ServiceError``.
+    func durableRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws(ServiceError) -> T {
+        do {
+            return try await self.database.durableRead(body)
+        } catch {
+            throw ServiceError.from(error)
+        }
+    }
+
     /// Runs a short lookup `body` (by key) on the calling thread where the engine allows,
     /// turning every failure into a ``ServiceError``.
     func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws(ServiceError) -> T {

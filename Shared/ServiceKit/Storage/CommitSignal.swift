@@ -23,9 +23,14 @@ final class CommitSignal: Sendable {
         self.state.withLockedValue { $0.generation }
     }
 
-    /// Records a commit and wakes every waiter.
-    func committed() {
-        self.wakeAll(returning: true) { $0.generation += 1 }
+    /// Whether the database has closed (no commit will come).
+    var isClosed: Bool {
+        self.state.withLockedValue { $0.closed }
+    }
+
+    /// Records commits up to `generation` and wakes every waiter.
+    func advance(to generation: Int) {
+        self.wakeAll(returning: true) { $0.generation = max($0.generation, generation) }
     }
 
     /// Wakes every waiter for good: the database is closing.

@@ -10,6 +10,14 @@ import NIOPosix
 ///
 /// Writes are serialised, which also makes a change feed's sequence numbers follow commit
 /// order on both engines.
+///
+/// With a `sync` step (SQLite: the engine commits without fsync and the step fsyncs its
+/// log), durability moves off the writer thread: a second thread, the syncer, runs the step
+/// for every transaction committed before it started and only then resumes their callers,
+/// while the writer already runs the next transaction. The fsync of one transaction then
+/// overlaps the statements of the next instead of stalling them. A committed transaction is
+/// visible to readers before its fsync returns; ``durableGeneration`` and
+/// ``waitUntilDurable(_:)`` let a reader hold back what it saw until it is on disk.
 final class GroupCommitWriter: @unchecked Sendable {
     /// One caller's write: runs its body (recording the outcome) and reports whether the body
     /// succeeded, then learns whether the transaction committed.
@@ -54,39 +62,61 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var finished = false
     private var committedTransactions = 0
     private var committedWrites = 0
+    /// Transactions the writer has begun so far (each one's generation is the count after it).
+    private var begun = 0
+    /// Why writes can no longer be acknowledged (a failed sync): every later write fails with it.
+    private var broken: (any Error)?
     private let maximumBatch: Int
     private let runner: BatchRunner
     private let beginStatement: String
     private let metrics: DatabaseMetrics?
-    /// Commits, for those waiting to hear of the next one (change-feed watchers).
+    /// Makes every transaction committed before the call durable; nil when COMMIT already is.
+    private let sync: (() throws -> Void)?
+    /// Transactions run (committed or not) and waiting for the syncer, in order; guarded by
+    /// ``syncCondition``.
+    private var unsynced: [(jobs: [Job], failure: (any Error)?, generation: Int)] = []
+    private let syncCondition = NSCondition()
+    private var writerDone = false
+    private var syncerDone = false
+    /// Durable transactions (a failed one counts once the syncer has passed it), for those
+    /// waiting to hear of the next one (change-feed watchers) and for ``waitUntilDurable(_:)``.
     let commits = CommitSignal()
 
     /// A writer that hands batches to `runner`, opening each transaction with
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
-    /// writes per transaction.
+    /// writes per transaction. With `sync`, a committed transaction's callers resume only
+    /// after a call of `sync` that began after the commit, run on a thread of its own.
     init(
         name: String, beginStatement: String, maximumBatch: Int = 512, metrics: DatabaseMetrics? = nil,
-        runner: @escaping BatchRunner
+        sync: (() throws -> Void)? = nil, runner: @escaping BatchRunner
     ) {
         self.runner = runner
         self.metrics = metrics
         self.beginStatement = beginStatement
         self.maximumBatch = maximumBatch
-        // The thread holds the writer until close() ends its loop.
+        self.sync = sync
+        // The threads hold the writer until close() ends their loops.
         let thread = Thread { self.loop() }
         thread.name = name
         thread.start()
+        if sync != nil {
+            let syncer = Thread { self.syncLoop() }
+            syncer.name = name + ".sync"
+            syncer.start()
+        }
     }
 
-    /// Queues `job`; it completes with ``StorageError/closed`` once ``close()`` has begun.
+    /// Queues `job`; it completes with ``StorageError/closed`` once ``close()`` has begun, and
+    /// with the sync's error once a sync has failed.
     func submit(_ job: Job) {
         var job = job
         job.queued = DispatchTime.now().uptimeNanoseconds
         job.loop = MultiThreadedEventLoopGroup.currentEventLoop
         self.condition.lock()
-        if self.closing {
+        if self.closing || self.broken != nil {
+            let error = self.broken ?? StorageError.closed
             self.condition.unlock()
-            job.complete(StorageError.closed)
+            job.complete(error)
             return
         }
         self.pending.append(job)
@@ -94,15 +124,38 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.condition.unlock()
     }
 
-    /// Runs what is queued, then stops the thread. Blocks until it has stopped.
+    /// Runs what is queued, then stops the threads. Blocks until they have stopped.
     func close() {
-        self.condition.lock()
-        self.closing = true
-        self.condition.broadcast()
-        while !self.finished {
-            self.condition.wait()
+        self.condition.broadcast({ self.closing = true }, thenWaitUntil: { self.finished })
+        if self.sync != nil {
+            self.syncCondition.broadcast({ self.writerDone = true }, thenWaitUntil: { self.syncerDone })
         }
-        self.condition.unlock()
+        self.commits.close()
+    }
+
+    /// Transactions begun so far: once ``durableGeneration`` reaches the value read after a
+    /// read's statements, everything that read saw is durable.
+    var begunGeneration: Int {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.begun
+    }
+
+    /// Transactions that are durable (or failed), counted in the order they were begun.
+    var durableGeneration: Int {
+        self.commits.generation
+    }
+
+    /// Returns true once the first `generation` transactions are durable (or failed); false
+    /// when the writer closes first or the task is cancelled.
+    func waitUntilDurable(_ generation: Int) async -> Bool {
+        while self.commits.generation < generation {
+            if self.commits.isClosed || Task.isCancelled {
+                return false
+            }
+            _ = await self.commits.wait(after: generation - 1, timeout: .seconds(1))
+        }
+        return true
     }
 
     private func loop() {
@@ -112,7 +165,6 @@ final class GroupCommitWriter: @unchecked Sendable {
                 self.condition.wait()
             }
             if self.pending.isEmpty && self.closing {
-                self.commits.close()
                 self.finished = true
                 self.condition.broadcast()
                 self.condition.unlock()
@@ -121,12 +173,20 @@ final class GroupCommitWriter: @unchecked Sendable {
             let take = min(self.pending.count, self.maximumBatch)
             let batch = Array(self.pending.prefix(take))
             self.pending.removeFirst(take)
+            self.begun += 1
+            let generation = self.begun
+            let broken = self.broken
             self.condition.unlock()
-            self.run(batch)
+            if let broken {
+                // A sync failed while these waited: nothing more is acknowledged.
+                self.finish(batch, failure: broken, generation: generation)
+            } else {
+                self.run(batch, generation: generation)
+            }
         }
     }
 
-    private func run(_ batch: [Job]) {
+    private func run(_ batch: [Job], generation: Int) {
         let started = DispatchTime.now().uptimeNanoseconds
         var failure: (any Error)?
         do {
@@ -169,20 +229,77 @@ final class GroupCommitWriter: @unchecked Sendable {
             self.committedTransactions += 1
             self.committedWrites += batch.count
             self.condition.unlock()
-            self.commits.committed()
         }
-        let finished = DispatchTime.now().uptimeNanoseconds
         if let metrics = self.metrics {
-            metrics.transactions.recordNanoseconds(Int64(finished - started))
+            metrics.transactions.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             metrics.transactionWrites.record(batch.count)
             if failure != nil {
                 metrics.transactionErrors.increment()
             }
-            for job in batch {
-                metrics.writes.recordNanoseconds(Int64(finished - job.queued))
+        }
+        self.finish(batch, failure: failure, generation: generation)
+    }
+
+    /// Hands a run transaction on: to the syncer, or (no sync step) straight to its callers.
+    private func finish(_ batch: [Job], failure: (any Error)?, generation: Int) {
+        guard self.sync != nil else {
+            self.completed(batch, failure)
+            self.commits.advance(to: generation)
+            return
+        }
+        self.syncCondition.lock()
+        self.unsynced.append((batch, failure, generation))
+        self.syncCondition.signal()
+        self.syncCondition.unlock()
+    }
+
+    /// The syncer: takes every transaction run so far, syncs once if any of them committed,
+    /// and resumes their callers.
+    private func syncLoop() {
+        while true {
+            self.syncCondition.lock()
+            while self.unsynced.isEmpty && !self.writerDone {
+                self.syncCondition.wait()
+            }
+            if self.unsynced.isEmpty {
+                self.syncerDone = true
+                self.syncCondition.broadcast()
+                self.syncCondition.unlock()
+                return
+            }
+            let runs = self.unsynced
+            self.unsynced.removeAll(keepingCapacity: true)
+            self.syncCondition.unlock()
+            var syncFailure: (any Error)?
+            if runs.contains(where: { $0.failure == nil }) {
+                do {
+                    try self.sync!()
+                } catch {
+                    // Committed but perhaps not on disk, and a later sync may not tell
+                    // (the kernel can drop the failed pages): acknowledge nothing from now on.
+                    syncFailure = StorageError.engine(detail: "the write log could not be synced to disk: \(error)")
+                    self.metrics?.transactionErrors.increment()
+                    self.condition.lock()
+                    self.broken = syncFailure
+                    self.condition.unlock()
+                }
+            }
+            for run in runs {
+                self.completed(run.jobs, run.failure ?? syncFailure)
+            }
+            self.commits.advance(to: runs.last!.generation)
+        }
+    }
+
+    /// Records the write timer of `jobs` and completes them.
+    private func completed(_ jobs: [Job], _ failure: (any Error)?) {
+        if let metrics = self.metrics {
+            let now = DispatchTime.now().uptimeNanoseconds
+            for job in jobs {
+                metrics.writes.recordNanoseconds(Int64(now - job.queued))
             }
         }
-        Self.complete(batch, failure)
+        Self.complete(jobs, failure)
     }
 
     /// Completes `jobs`: those queued from an event loop on that loop, in one hop per loop;
@@ -375,5 +492,19 @@ extension GroupCommitWriter {
                         }
                     }))
         }
+    }
+}
+
+extension NSCondition {
+    /// Makes `change` under the lock, wakes every waiter, then waits (the lock released
+    /// meanwhile) until `done` holds: how a thread loop is asked to stop and waited for.
+    func broadcast(_ change: () -> Void, thenWaitUntil done: () -> Bool) {
+        self.lock()
+        change()
+        self.broadcast()
+        while !done() {
+            self.wait()
+        }
+        self.unlock()
     }
 }

@@ -110,6 +110,12 @@ public final class PostgreSQLDatabase: SQLDatabase {
         }
     }
 
+    /// Runs `body` like ``read(_:)``: PostgreSQL shows a commit to others only once its WAL
+    /// is flushed (`synchronous_commit` on, its default), so whatever a read sees is durable.
+    public func durableRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await self.read(body)
+    }
+
     /// Runs a one-statement lookup on a pooled connection without BEGIN and COMMIT around it
     /// (the statement is its own snapshot).
     public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {

@@ -112,14 +112,21 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: the item's own error, or ``StorageError`` (then nothing of it was committed).
     func write<Batch: SQLBatchWrite>(_ item: Batch.Item, batchedBy batch: Batch) async throws -> Batch.Output
 
+    /// Runs `body` like ``read(_:)`` and returns once every write the read could have seen is
+    /// durable: for what is passed on as a fact that must never be taken back, such as a change
+    /// feed's events and positions. (An engine may show a commit to readers a moment before it
+    /// is on disk; a write's own caller always resumes after.)
+    /// - Throws: what `body` throws, or ``StorageError``.
+    func durableRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+
     /// Transactions committed and writes carried since opening.
     var writeStatistics: WriteStatistics { get }
 
-    /// Write transactions this process has committed so far: pass it to
+    /// Write transactions this process has made durable so far: pass it to
     /// ``waitForCommit(after:timeout:)``.
     var commitGeneration: Int { get }
 
-    /// Returns true once this process has committed a write transaction after `generation`
+    /// Returns true once this process has made a write transaction durable after `generation`
     /// (at once if it already has), false after `timeout`, on cancellation, or when the
     /// database closes. Another process's commits are not seen: poll as well.
     func waitForCommit(after generation: Int, timeout: Duration) async -> Bool

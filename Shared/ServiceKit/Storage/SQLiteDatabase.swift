@@ -3,12 +3,16 @@ import GRDB
 import NIOConcurrencyHelpers
 import NIOPosix
 
-/// SQLite through GRDB: a WAL database file with `synchronous = FULL`, so a commit is on disk
-/// (the WAL fsync'd) when it returns.
+/// SQLite through GRDB: a WAL database file whose writes are acknowledged only once the WAL
+/// holding them has been fsync'd.
 ///
 /// Reads run on GRDB's reader connections through its synchronous API, one queue hop per
 /// ``read(_:)``, never one per statement. Writes go through one ``GroupCommitWriter``: many
-/// concurrent callers share one `BEGIN IMMEDIATE … COMMIT` and one fsync.
+/// concurrent callers share one `BEGIN IMMEDIATE … COMMIT` and one fsync. The writer commits
+/// with `synchronous = NORMAL` (no fsync inside COMMIT) and the writer's syncer fsyncs the WAL
+/// (``WriteAheadLogFile``) before resuming the transaction's callers, so the next transaction
+/// runs during the fsync of the last; the same guarantee as `FULL`, which fsyncs inside each
+/// COMMIT and leaves the core idle while it waits.
 public final class SQLiteDatabase: SQLDatabase {
     /// Always ``SQLDialect/sqlite``.
     public let dialect = SQLDialect.sqlite
@@ -19,6 +23,8 @@ public final class SQLiteDatabase: SQLDatabase {
     private let pool: DatabasePool
     private let readQueue = DispatchQueue(label: "tongxin.sqlite.read", attributes: .concurrent)
     private let writer: GroupCommitWriter
+    private let log: WriteAheadLogFile
+    private let checkpointer: SQLiteCheckpointer
     private let metrics: DatabaseMetrics
     /// Each thread's own read-only connection for ``quickRead(_:)``, opened on first use: a
     /// lookup then takes no pool hand-off and no schema check (GRDB's pool spent more on
@@ -60,8 +66,32 @@ public final class SQLiteDatabase: SQLDatabase {
         self.path = path
         let pool = self.pool
         self.metrics = DatabaseMetrics(engine: .sqlite, readers: maximumReaders)
+        do {
+            _ = try pool.writeWithoutTransaction { db in
+                // NORMAL: a WAL commit writes its frames and returns without an fsync; the
+                // writer's syncer fsyncs the WAL before a write is acknowledged (an
+                // acknowledged write survives a power cut, not only a process crash).
+                // Checkpoints still sync the WAL before copying it and the database after.
+                // Only this connection commits.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // Checkpoints (WAL pages copied into the database, which is then synced) every
+                // 32 MiB of WAL rather than SQLite's 4 MiB: a page written by many transactions
+                // in between is copied once.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteDatabase.checkpointPages)")
+                try Migrator.apply(migrations, on: GRDBConnection(db: db))
+            }
+            // The WAL exists once the database has been used in WAL mode (just now).
+            self.log = try WriteAheadLogFile(databasePath: path)
+            // The migrations, committed without an fsync like every write.
+            try self.log.sync()
+        } catch {
+            try? pool.close()
+            throw SQLiteDatabase.storageError(error)
+        }
+        let log = self.log
         self.writer = GroupCommitWriter(
-            name: "tongxin.sqlite.writer", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics
+            name: "tongxin.sqlite.writer", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics,
+            sync: { try log.sync() }
         ) {
             _, batch in
             do {
@@ -72,23 +102,21 @@ public final class SQLiteDatabase: SQLDatabase {
                 throw SQLiteDatabase.storageError(error)
             }
         }
+        let writer = self.writer
         do {
-            _ = try pool.writeWithoutTransaction { db in
-                // In WAL mode FULL syncs the WAL at every commit: an acknowledged write
-                // survives a power cut, not only a process crash. GRDB sets NORMAL (which
-                // may lose the last commits on power loss) when it opens the pool, so this
-                // comes after; only the writer connection commits.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                // Checkpoints (WAL pages copied into the database, which is then synced) every
-                // 32 MiB of WAL rather than SQLite's 4 MiB: a page written by many transactions
-                // in between is copied once.
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(SQLiteDatabase.checkpointPages)")
-                try Migrator.apply(migrations, on: GRDBConnection(db: db))
+            self.checkpointer = try SQLiteCheckpointer(path: path, configuration: configuration) {
+                writer.durableGeneration
             }
         } catch {
-            self.writer.close()
-            throw SQLiteDatabase.storageError(error)
+            writer.close()
+            try? pool.close()
+            throw error
         }
+    }
+
+    /// Checkpoints the background checkpointer has run, for tests.
+    var backgroundCheckpoints: Int {
+        self.checkpointer.checkpoints
     }
 
     /// The most of the database file each connection maps into memory (SQLite caps it at
@@ -137,6 +165,22 @@ public final class SQLiteDatabase: SQLDatabase {
         return reader
     }
 
+    /// Runs `body` like ``read(_:)``, then waits until every commit its snapshot could include
+    /// is durable (a commit is visible to readers from its COMMIT, a moment before the syncer's
+    /// fsync), so what it returns can never be undone by a power cut.
+    public func durableRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let writer = self.writer
+        let (value, begun) = try await self.read { connection in
+            // Read after the statements: a commit they saw was begun before them.
+            (try body(connection), writer.begunGeneration)
+        }
+        guard await writer.waitUntilDurable(begun) else {
+            try Task.checkCancellation()
+            throw StorageError.closed
+        }
+        return value
+    }
+
     private func readOnQueue<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         let pool = self.pool
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
@@ -158,12 +202,12 @@ public final class SQLiteDatabase: SQLDatabase {
         self.writer.statistics
     }
 
-    /// Write transactions committed by this process so far.
+    /// Write transactions this process has made durable so far.
     public var commitGeneration: Int {
-        self.writer.commits.generation
+        self.writer.durableGeneration
     }
 
-    /// Waits for this process's next commit after `generation`, at most `timeout`.
+    /// Waits for this process's next durable commit after `generation`, at most `timeout`.
     public func waitForCommit(after generation: Int, timeout: Duration) async -> Bool {
         await self.writer.commits.wait(after: generation, timeout: timeout)
     }
@@ -185,6 +229,7 @@ public final class SQLiteDatabase: SQLDatabase {
             try? reader.close()
         }
         self.writer.close()
+        self.checkpointer.close()
         try self.pool.close()
     }
 
