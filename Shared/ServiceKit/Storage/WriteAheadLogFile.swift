@@ -16,6 +16,10 @@ import Musl
 /// descriptor it goes through. That is what `synchronous = FULL` does at the end of each
 /// commit (SQLite's unix VFS assumes powersafe overwrite, so FULL adds no padding), only here
 /// it runs beside the next transaction rather than inside the writer.
+///
+/// The descriptor takes no locks and is closed only after every SQLite connection is (closing
+/// a descriptor drops the process's fcntl locks on that file; SQLite keeps the WAL's locks on
+/// the `-shm` file, not on the log, but nothing here relies on that while SQLite is open).
 final class WriteAheadLogFile: Sendable {
     /// The log's path.
     let path: String
