@@ -9,6 +9,8 @@
 # member ids and the create requests).
 # Usage: Benchmarks/registry/ab.sh BIN_A BIN_B [ROUNDS] [CREATES]
 #   BIN_x: a release folder with tongxin-registry (and, for A, tongxin); ROUNDS 3, CREATES 50000
+#   env DB_A, DB_B: a folder with another copy of the seeded registry.sqlite for that side (the
+#   same province transformed, say VACUUMed with another page size); both default to the copy.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -37,10 +39,10 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true' EXIT
 
 rate() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['rate']))" "$1"; }
 
-one() {  # BIN LABEL → "creates/s getmember/s"
-    local bin="$1" run="$work/run"
+one() {  # BIN DB_FOLDER → "creates/s getmember/s"
+    local bin="$1" db="$2" run="$work/run"
     rm -rf "$run" && mkdir -p "$run"
-    cp "$work"/copy/registry.sqlite* "$run/"
+    cp "$db"/registry.sqlite* "$run/"
     start_registry "$bin" $port "sqlite:$run/registry.sqlite" "$run/server.log"
     server=$registry
     wait_serving $port
@@ -59,8 +61,8 @@ echo "| round | A creates/s | B creates/s | A GetMember/s | B GetMember/s |"
 echo "|---:|---:|---:|---:|---:|"
 results=()
 for round in $(seq "$rounds"); do
-    read -r ca ga <<< "$(one "$a")"
-    read -r cb gb <<< "$(one "$b")"
+    read -r ca ga <<< "$(one "$a" "${DB_A:-$work/copy}")"
+    read -r cb gb <<< "$(one "$b" "${DB_B:-$work/copy}")"
     echo "| $round | $ca | $cb | $ga | $gb |"
     results+=("$ca $cb $ga $gb")
 done

@@ -1,7 +1,9 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOPosix
 import Testing
 
+@testable import RPC
 @testable import ServiceKit
 
 @Suite("Storage seam")
@@ -200,6 +202,48 @@ extension StorageTests {
         }
     }
 
+    @Test("SQLite lookups on an event loop share one snapshot a turn, which never hides an acknowledged write")
+    func lookupSnapshotPerTurn() async throws {
+        try await withTestDatabase("sqlite") { database in
+            let sqlite = try #require(database as? SQLiteDatabase)
+            // A second registry process on the same file: its commits are not this one's.
+            let other = try SQLiteDatabase(path: sqlite.path, migrations: StorageTests.migrations)
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let executor = EventLoopTaskExecutor(loop: group.next())
+            @Sendable func count() async throws -> Int64 {
+                try await database.quickRead { connection in
+                    try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0) ?? -1
+                }
+            }
+            @Sendable func insert(_ id: Int64, into target: any SQLDatabase) async throws {
+                _ = try await target.write { connection in
+                    try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [.integer(id), .text("item \(id)")])
+                }
+            }
+            let (first, afterOwn, afterOther) = try await withTaskExecutorPreference(executor) {
+                // One turn of the loop: the three lookups run without giving the loop up, while
+                // writes are made and acknowledged on other threads.
+                let first = try await count()
+                waitBlocking { try await insert(1, into: database) }
+                let afterOwn = try await count()
+                waitBlocking { try await insert(2, into: other) }
+                let afterOther = try await count()
+                return (first, afterOwn, afterOther)
+            }
+            #expect(first == 0)
+            // This process acknowledged the write: the lookup begins a new snapshot for it.
+            #expect(afterOwn == 1)
+            // Another process's commit is seen from the next turn on, not within this one.
+            #expect(afterOther == 1)
+            let nextTurn = try await withTaskExecutorPreference(executor) { try await count() }
+            #expect(nextTurn == 2)
+            // Off the event loops each lookup is its own snapshot.
+            #expect(try await count() == 2)
+            try await other.close()
+            try await group.shutdownGracefully()
+        }
+    }
+
     @Test("batched writes share statements; a rejected item and a failing set fail only their own", arguments: ["sqlite", "postgres"])
     func batchedWrites(engine: String) async throws {
         try await withTestDatabase(engine) { database in
@@ -242,6 +286,21 @@ extension StorageTests {
             #expect(insertion.sizes.withLockedValue { $0.max() ?? 0 } > 1)
         }
     }
+}
+
+/// Runs `body` on another task and blocks the calling thread (an event loop's, in the middle of
+/// its turn) until it is done; fails the test if it throws.
+func waitBlocking(_ body: @escaping @Sendable () async throws -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        do {
+            try await body()
+        } catch {
+            Issue.record(error)
+        }
+        done.signal()
+    }
+    done.wait()
 }
 
 /// A fresh database with ``StorageTests/migrations``, on "sqlite" or "postgres" (which needs

@@ -243,8 +243,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Hands a run transaction on: to the syncer, or (no sync step) straight to its callers.
     private func finish(_ batch: [Job], failure: (any Error)?, generation: Int) {
         guard self.sync != nil else {
-            self.completed(batch, failure)
+            // The generation first: a resumed caller's next read must find it advanced.
             self.commits.advance(to: generation)
+            self.completed(batch, failure)
             return
         }
         self.syncCondition.lock()
@@ -284,10 +285,12 @@ final class GroupCommitWriter: @unchecked Sendable {
                     self.condition.unlock()
                 }
             }
+            // The generation first: a resumed caller's next read must find it advanced (a
+            // lookup keeps its snapshot while the generation stays the same).
+            self.commits.advance(to: runs.last!.generation)
             for run in runs {
                 self.completed(run.jobs, run.failure ?? syncFailure)
             }
-            self.commits.advance(to: runs.last!.generation)
         }
     }
 
