@@ -173,22 +173,14 @@ public final class SQLiteDatabase: SQLDatabase {
         // Read before BEGIN: the snapshot (taken by the first statement after it) is then at
         // least as new as every commit durable at this moment.
         let generation = self.writer.durableGeneration
-        if let since = slot.snapshotGeneration {
-            if since == generation && db.isInsideTransaction {
+        if db.isInsideTransaction {
+            if slot.snapshotGeneration == generation {
                 return
             }
-            slot.snapshotGeneration = nil
-            if db.isInsideTransaction {
-                try db.cachedStatement(sql: "COMMIT").execute()
-            }
-        }
-        try db.cachedStatement(sql: "BEGIN DEFERRED").execute()
-        slot.snapshotGeneration = generation
-        if !slot.endScheduled {
-            slot.endScheduled = true
+            try db.cachedStatement(sql: "COMMIT").execute()
+        } else {
+            // The turn's first lookup: the snapshot ends once the turn's I/O is handled.
             loop.execute {
-                slot.endScheduled = false
-                slot.snapshotGeneration = nil
                 try? slot.reader?.inDatabase { db in
                     if db.isInsideTransaction {
                         try db.cachedStatement(sql: "COMMIT").execute()
@@ -196,6 +188,8 @@ public final class SQLiteDatabase: SQLDatabase {
                 }
             }
         }
+        try db.cachedStatement(sql: "BEGIN DEFERRED").execute()
+        slot.snapshotGeneration = generation
     }
 
     /// The calling thread's slot, its read-only connection opened on first use.
@@ -279,12 +273,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// Finishes queued writes and closes the connections.
     public func close() async throws {
         for reader in self.openedThreadReaders.withLockedValue({ readers in defer { readers = nil }; return readers ?? [] }) {
-            // A lookup's snapshot may still be open until its loop's turn ends.
-            try? reader.inDatabase { db in
-                if db.isInsideTransaction {
-                    try db.execute(sql: "ROLLBACK")
-                }
-            }
+            // A lookup's snapshot still open is rolled back by the close.
             try? reader.close()
         }
         self.writer.close()
@@ -314,10 +303,9 @@ public final class SQLiteDatabase: SQLDatabase {
 /// thread-specific storage, and the task that ends a snapshot runs on the same event loop).
 final class ReaderSlot: @unchecked Sendable {
     weak var reader: DatabaseQueue?
-    /// The durable generation read just before the open snapshot's BEGIN; nil when none is open.
-    var snapshotGeneration: Int?
-    /// Whether a task to end the snapshot is queued on the thread's event loop.
-    var endScheduled = false
+    /// The durable generation read just before the BEGIN of the reader's open snapshot (while
+    /// the reader is inside a transaction).
+    var snapshotGeneration = 0
 
     init(_ reader: DatabaseQueue) {
         self.reader = reader
