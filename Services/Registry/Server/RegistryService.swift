@@ -126,6 +126,21 @@ struct RegistryService: Sendable {
         return request
     }
 
+    /// PERMISSION_DENIED (ROLE_NOT_ALLOWED) unless `caller` may see personal data in region
+    /// `code` (empty: the whole province). A malformed code passes, for the store's
+    /// INVALID_ARGUMENT naming the field.
+    private static func requirePersonalData(_ caller: Caller, _ code: String, for what: String) throws(ServiceError) {
+        guard code.isEmpty || (try? RegionCode(validating: code)) != nil else {
+            return
+        }
+        if !caller.maySeePersonalData(regionCode: code) {
+            throw ServiceError.permissionDenied(
+                reason: "\(what) needs the personal-data permission for region "
+                    + (code.isEmpty ? "the whole province" : code),
+                errorReason: "ROLE_NOT_ALLOWED")
+        }
+    }
+
     private func fail(_ error: ServiceError) -> RPCError {
         error.rpcError(domain: "registry.tongxin", logger: self.logger)
     }
@@ -211,12 +226,8 @@ struct RegistryService: Sendable {
             // Finding members by resident ID number tells whether a person is registered:
             // personal data, so it takes the permission for the whole subtree searched. (A
             // malformed region_code is left to the store's INVALID_ARGUMENT.)
-            let validRegion = r.regionCode.isEmpty || (try? RegionCode(validating: r.regionCode)) != nil
-            if !r.residentIdNumber.isEmpty && validRegion && !c.maySeePersonalData(regionCode: r.regionCode) {
-                throw ServiceError.permissionDenied(
-                    reason: "searching by resident_id_number needs the personal-data permission for region "
-                        + (r.regionCode.isEmpty ? "the whole province" : r.regionCode),
-                    errorReason: "ROLE_NOT_ALLOWED")
+            if !r.residentIdNumber.isEmpty {
+                try Self.requirePersonalData(c, r.regionCode, for: "searching by resident_id_number")
             }
             return try await s.get().listMembers(r)
         }
@@ -230,12 +241,27 @@ struct RegistryService: Sendable {
         self.unary(&router, API.AddNegativeListEntry.self, disclosing: \.entry) { try await s.get().addNegativeListEntry($0, caller: $1) }
         self.unary(&router, API.RemoveNegativeListEntry.self, disclosing: \.entry) { try await s.get().removeNegativeListEntry($0, caller: $1) }
         self.unary(&router, API.ListNegativeListEntries.self, disclosing: \.entries) { r, c in
-            try await s.get().listNegativeListEntries(Self.inScope(r, \.regionCode, of: c))
+            let r = try Self.inScope(r, \.regionCode, of: c)
+            // Finding the entry of an identifier ties a person or enterprise to its listing:
+            // it takes the personal-data permission for the subtree searched (the proto).
+            if !r.residentIdNumber.isEmpty {
+                try Self.requirePersonalData(c, r.regionCode, for: "filtering by resident_id_number")
+            }
+            if !r.unifiedSocialCreditCode.isEmpty {
+                try Self.requirePersonalData(c, r.regionCode, for: "filtering by unified_social_credit_code")
+            }
+            return try await s.get().listNegativeListEntries(r)
         }
         // Empty region_code asks about province-wide entries, which apply in every scope.
+        // Whether a person is barred is personal data: a PERSON check takes the permission for
+        // the region checked (the province when empty). An enterprise's standing is public
+        // record (企业信用信息公示), and the pairing service checks enterprises: not gated.
         self.unary(&router, API.CheckNegativeList.self, disclosing: \.entries) { r, c in
             if !r.regionCode.isEmpty, (try? RegionCode(validating: r.regionCode)) != nil {
                 try c.scope.require(regionCode: r.regionCode, of: "region_code \(r.regionCode)")
+            }
+            if r.subjectKind == .person {
+                try Self.requirePersonalData(c, r.regionCode, for: "checking a person")
             }
             return try await s.get().checkNegativeList(r)
         }

@@ -2887,8 +2887,12 @@ extension RegistryV1 {
 
         /// Tells whether a person or enterprise is barred by an active entry applying in a region
         /// (used by the pairing service before registering an enterprise, and by admission UIs).
+        /// Whether a person is barred is personal data: a PERSON check needs the personal-data
+        /// permission for region_code (for the whole province when it is empty). An enterprise's
+        /// standing is public record and needs none.
         /// Errors: INVALID_ARGUMENT (subject_kind unspecified, identifier missing or malformed,
-        /// region_code malformed).
+        /// region_code malformed); PERMISSION_DENIED (region_code outside the caller's scope, or a
+        /// PERSON check without the personal-data permission).
         public enum CheckNegativeList: RPCMethod {
             public typealias Input = RegistryV1.CheckNegativeListRequest
             public typealias Output = RegistryV1.CheckNegativeListResponse

@@ -52,6 +52,18 @@ def details(error):
     return {}
 
 
+def denied(call, what, reason, mentioning=""):
+    """Checks that call() fails with PERMISSION_DENIED, ErrorInfo.reason `reason`, and a message
+    containing `mentioning`."""
+    try:
+        call()
+        check(False, what + " is refused")
+    except grpc.RpcError as e:
+        info = details(e).get("ErrorInfo")
+        check(e.code() == grpc.StatusCode.PERMISSION_DENIED and info is not None and info.reason == reason
+              and mentioning in e.details(), "%s: PERMISSION_DENIED %s, got %s %s" % (what, reason, e.code(), e.details()))
+
+
 def main():
     generate()
     from tongxin.registry.v1 import registry_pb2 as reg, registry_service_pb2 as svc, registry_service_pb2_grpc as stubs
@@ -145,13 +157,7 @@ def main():
     hongshan = who + (("x-tongxin-regions", "420111"),)
 
     def out_of_scope(call, what):
-        try:
-            call()
-            check(False, what + " is refused")
-        except grpc.RpcError as e:
-            info = details(e).get("ErrorInfo")
-            check(e.code() == grpc.StatusCode.PERMISSION_DENIED and info is not None and info.reason == "OUT_OF_REGION_SCOPE",
-                  "%s: PERMISSION_DENIED OUT_OF_REGION_SCOPE, got %s %s" % (what, e.code(), e.details()))
+        denied(call, what, "OUT_OF_REGION_SCOPE")
 
     out_of_scope(lambda: registry.GetMember(svc.GetMemberRequest(member_id=created[0].id), metadata=hongshan),
                  "GetMember of a 武昌区 member for a 洪山区 caller")
@@ -208,6 +214,42 @@ def main():
         bad = details(e).get("BadRequest")
         check(bad is not None and bad.field_violations[0].field == "member.resident_id_number",
               "BadRequest names the field: %s" % details(e))
+
+    # The negative list: whether a person is barred, and the entry of an identifier, are
+    # personal data; an enterprise's standing is not.
+    barred_id = id_number("420106", "19700101", 51)
+    entry = registry.AddNegativeListEntry(svc.AddNegativeListEntryRequest(request_id="nl-1", entry=reg.NegativeListEntry(
+        subject_kind=reg.NEGATIVE_LIST_SUBJECT_KIND_PERSON, name="某人", resident_id_number=barred_id,
+        reason=reg.NEGATIVE_LIST_REASON_DISHONEST_DEBTOR, basis="(2026)鄂0106执123号", region_code="420106")),
+        metadata=who).entry
+    person_check = svc.CheckNegativeListRequest(subject_kind=reg.NEGATIVE_LIST_SUBJECT_KIND_PERSON,
+                                                resident_id_number=barred_id, region_code="420106")
+
+    def refused_personal_data(call, what):
+        denied(call, what + " without the personal-data permission", "ROLE_NOT_ALLOWED", "personal-data permission")
+
+    refused_personal_data(lambda: registry.CheckNegativeList(person_check, metadata=who), "checking a person")
+    refused_personal_data(lambda: registry.CheckNegativeList(svc.CheckNegativeListRequest(
+        subject_kind=reg.NEGATIVE_LIST_SUBJECT_KIND_PERSON, resident_id_number=barred_id), metadata=allowed),
+        "checking a person province-wide with a permission for 武汉市")
+    checked = registry.CheckNegativeList(person_check, metadata=allowed)
+    check(checked.listed and [e.id for e in checked.entries] == [entry.id]
+          and checked.entries[0].resident_id_number == barred_id, "with the permission the check names the entry: %s" % checked)
+    enterprise = registry.CheckNegativeList(svc.CheckNegativeListRequest(
+        subject_kind=reg.NEGATIVE_LIST_SUBJECT_KIND_ENTERPRISE, unified_social_credit_code="91350100M000100Y43",
+        region_code="420106"), metadata=who)
+    check(not enterprise.listed, "an enterprise check needs no permission: %s" % enterprise)
+    refused_personal_data(lambda: registry.ListNegativeListEntries(svc.ListNegativeListEntriesRequest(
+        region_code="420100", resident_id_number=barred_id), metadata=who), "listing the entries of a resident ID")
+    refused_personal_data(lambda: registry.ListNegativeListEntries(svc.ListNegativeListEntriesRequest(
+        region_code="420100", unified_social_credit_code="91350100M000100Y43"), metadata=who),
+        "listing the entries of a credit code")
+    found = registry.ListNegativeListEntries(svc.ListNegativeListEntriesRequest(
+        region_code="420100", resident_id_number=barred_id), metadata=allowed)
+    check([e.id for e in found.entries] == [entry.id], "with the permission the entry of a resident ID is found: %s" % found)
+    masked_entries = registry.ListNegativeListEntries(svc.ListNegativeListEntriesRequest(region_code="420100"), metadata=who)
+    check([e.id for e in masked_entries.entries] == [entry.id] and masked_entries.entries[0].personal_data_masked
+          and masked_entries.entries[0].resident_id_number != barred_id, "the list without a filter masks: %s" % masked_entries)
 
     stale = reg.Member(id=created[0].id, name="张三丰", version=created[0].version + 5)
     try:
