@@ -135,8 +135,8 @@ struct RegistryService: Sendable {
         }
         if !caller.maySeePersonalData(regionCode: code) {
             throw ServiceError.permissionDenied(
-                reason: "\(what) needs the personal-data permission for region "
-                    + (code.isEmpty ? "the whole province" : code),
+                reason: "\(what) needs the personal-data permission for "
+                    + (code.isEmpty ? "the whole province" : "region \(code)"),
                 errorReason: "ROLE_NOT_ALLOWED")
         }
     }
