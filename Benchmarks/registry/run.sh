@@ -6,7 +6,8 @@
 #   search     ListMembers by county subtree + category, 20 per page, random counties;
 #   create     durable CreateMember with 64 callers, each request a new valid member;
 #   half load  GetMember at half of its peak rate, right after the peak run, open loop (latency
-#              from the intended send);
+#              from the intended send); then the echo at the same rate, the same way: the
+#              machine's floor for that p99;
 #   watch      WatchChanges replaying the whole feed from the start, events/s until caught up
 #              (read by stock grpcio as raw bytes).
 # SQLite: the database file under Benchmarks/results/. PostgreSQL: a throwaway server from
@@ -16,7 +17,7 @@
 # Usage: Benchmarks/registry/run.sh [sqlite|postgres] [DURATION] [WARMUP]
 #   env: MEMBERS (500000), CREATES (calls of the create run, 100000), BIN (prebuilt release dir),
 #        PAUSE_DAMON=1 (a diagnosis, needs root: the kernel's DAMON monitor is switched off for the
-#        half-load run and on again after it; on the VMs here it wakes twice a second and holds
+#        two open-loop runs and on again after each; on the VMs here it wakes twice a second and holds
 #        one of the two cores for ~5 ms, which alone put p99 at 30k calls/s from ~1 ms to 2–4 ms)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -114,6 +115,19 @@ h2() {  # URL BODY → req/s
         -d "$2" "$1" 2>&1 | sed -n 's/.* \([0-9.]*\) req\/s.*/\1/p' | head -1
 }
 
+# PAUSE_DAMON=1: the kernel's DAMON monitors are switched off for an open-loop run (and on again).
+pause_damon() {
+    [ "${PAUSE_DAMON:-0}" = 1 ] || return 0
+    for state in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
+        [ -w "$state" ] && [ "$(cat "$state")" = on ] && echo off > "$state" && damon_states+=("$state")
+    done
+    echo "DAMON paused for the open-loop run: ${damon_states[*]:-none was on}" >&2
+}
+resume_damon() {
+    for state in "${damon_states[@]}"; do echo on > "$state"; done
+    damon_states=()
+}
+
 echo "GetMember…" >&2
 first_id=$(head -1 "$export_dir/member-ids.txt")
 grpc_frame "$data/get.bin" "$first_id"
@@ -124,16 +138,11 @@ load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"
 peak=$(field "$data/get.json" 'r["rate"]')
 half=$("$python" -c "print(int(float('$peak') / 2))")
 echo "GetMember at $half calls/s…" >&2
-if [ "${PAUSE_DAMON:-0}" = 1 ]; then
-    for state in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
-        [ -w "$state" ] && [ "$(cat "$state")" = on ] && echo off > "$state" && damon_states+=("$state")
-    done
-    echo "DAMON paused for the half-load run: ${damon_states[*]:-none was on}" >&2
-fi
+pause_damon
 load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 200 --connections 10 \
     --rps "$half" --warmup "${warmup}s" -z "${duration}s" > "$data/half.json" || status=$?
-for state in "${damon_states[@]}"; do echo on > "$state"; done
-damon_states=()
+resume_damon
+echo "$half" > "$data/half-rate"
 [ "${status:-0}" = 0 ] || exit "$status"
 
 echo "search…" >&2
@@ -176,6 +185,14 @@ h2_echo=$(h2 "http://127.0.0.1:$echo_port/grpc.testing.TestService/UnaryCall" "$
 taskset -c 1 "$tx" load "127.0.0.1:$echo_port" grpc.testing.TestService/UnaryCall --output json \
     -d "$(echo_request_json)" \
     -c 100 --connections 10 --warmup "${warmup}s" -z "${duration}s" > "$data/echo.json"
+# The echo, open loop, at the rate of the GetMember half-load run: the latency floor of this
+# machine, server and generator at that rate (what no registry change can get under).
+echo "echo at $(cat "$data/half-rate") calls/s…" >&2
+pause_damon
+taskset -c 1 "$tx" load "127.0.0.1:$echo_port" grpc.testing.TestService/UnaryCall --output json \
+    -d "$(echo_request_json)" -c 200 --connections 10 --rps "$(cat "$data/half-rate")" \
+    --warmup "${warmup}s" -z "${duration}s" > "$data/echo-half.json"
+resume_damon
 
 "$python" - "$data" "$engine" "$members" "$seed_seconds" "$h2_echo" "$h2_get" "$watch_line" <<'PY' | tee "$data/results.md"
 import json, sys
@@ -184,7 +201,8 @@ def report(name):
     return json.load(open(f"{data}/{name}.json"))
 def ms(r, p):
     return float(r["latencyMs"][p])
-echo, get, search, create, half = (report(n) for n in ["echo", "get", "search", "create", "half"])
+echo, get, search, create, half, echo_half = (
+    report(n) for n in ["echo", "get", "search", "create", "half", "echo-half"])
 print(f"engine {engine}, {int(members):,} members seeded in {seed_seconds} s; server on core 0, generators on core 1\n")
 print("| run | generator | calls/s | p50 ms | p99 ms | errors |")
 print("|---|---|---:|---:|---:|---:|")
@@ -198,11 +216,12 @@ row("GetMember (random ids)", "tongxin load -c100", get)
 row("ListMembers county+category", "tongxin load -c64", search)
 row("CreateMember (durable)", "tongxin load -c64", create)
 row(f"GetMember at half peak ({half['rate']:,.0f}/s)", "tongxin load --rps", half)
+row(f"echo at the same rate (the floor)", "tongxin load --rps", echo_half)
 events, seconds = watch.split()
 print(f"| WatchChanges replay | grpcio (raw) | {int(events)/float(seconds):,.0f} events/s | | | {events} events in {seconds} s |")
 print()
 print(f"GetMember / echo: h2load {float(h2_get)/float(h2_echo):.2f}, tongxin load {get['rate']/echo['rate']:.2f}")
 PY
 if [ "${PAUSE_DAMON:-0}" = 1 ]; then
-    echo "The kernel's DAMON monitor was switched off for the half-load run (PAUSE_DAMON=1)." | tee -a "$data/results.md"
+    echo "The kernel's DAMON monitor was switched off for the open-loop runs (PAUSE_DAMON=1)." | tee -a "$data/results.md"
 fi
