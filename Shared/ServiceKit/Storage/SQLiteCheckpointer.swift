@@ -34,7 +34,10 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             throw SQLiteDatabase.storageError(error)
         }
         self.generation = generation
-        let thread = Thread { self.loop() }
+        // Read here, not on the thread: a commit made before the thread first runs must still
+        // count as new.
+        let start = generation()
+        let thread = Thread { self.loop(seen: start) }
         thread.name = "tongxin.sqlite.checkpoint"
         thread.start()
     }
@@ -52,8 +55,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         try? self.connection.close()
     }
 
-    private func loop() {
-        var seen = self.generation()
+    private func loop(seen start: Int) {
+        var seen = start
         let pause = TimeInterval(Double(Self.interval.components.attoseconds) / 1e18)
             + TimeInterval(Self.interval.components.seconds)
         while true {
@@ -69,10 +72,9 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             self.condition.unlock()
             let now = self.generation()
             guard now != seen else { continue }
-            seen = now
-            // SQLITE_BUSY (the writer's own checkpoint is running) and any other failure leave
-            // the work to the next round or to the writer's automatic checkpoint.
+            // A failure (the database locked, say) leaves the work to the next round.
             if (try? self.connection.inDatabase({ db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") })) != nil {
+                seen = now
                 self.condition.lock()
                 self.completed += 1
                 self.condition.unlock()
