@@ -142,7 +142,6 @@ pause_damon
 load GetMember --template '{"memberId":"{{line:'"$export_dir"'/member-ids.txt}}"}' -c 200 --connections 10 \
     --rps "$half" --warmup "${warmup}s" -z "${duration}s" > "$data/half.json" || status=$?
 resume_damon
-echo "$half" > "$data/half-rate"
 [ "${status:-0}" = 0 ] || exit "$status"
 
 echo "search…" >&2
@@ -187,10 +186,10 @@ taskset -c 1 "$tx" load "127.0.0.1:$echo_port" grpc.testing.TestService/UnaryCal
     -c 100 --connections 10 --warmup "${warmup}s" -z "${duration}s" > "$data/echo.json"
 # The echo, open loop, at the rate of the GetMember half-load run: the latency floor of this
 # machine, server and generator at that rate (what no registry change can get under).
-echo "echo at $(cat "$data/half-rate") calls/s…" >&2
+echo "echo at $half calls/s…" >&2
 pause_damon
 taskset -c 1 "$tx" load "127.0.0.1:$echo_port" grpc.testing.TestService/UnaryCall --output json \
-    -d "$(echo_request_json)" -c 200 --connections 10 --rps "$(cat "$data/half-rate")" \
+    -d "$(echo_request_json)" -c 200 --connections 10 --rps "$half" \
     --warmup "${warmup}s" -z "${duration}s" > "$data/echo-half.json"
 resume_damon
 

@@ -1,3 +1,4 @@
+import Atomics
 import NIOConcurrencyHelpers
 
 /// Counts a database's commits and wakes those waiting for the next one, so a change-feed
@@ -8,7 +9,6 @@ import NIOConcurrencyHelpers
 /// has a timeout.
 final class CommitSignal: Sendable {
     private struct State {
-        var generation = 0
         var closed = false
         var nextWaiter = 0
         /// Each waiter and the task that ends its wait at the timeout (cancelled when a
@@ -17,10 +17,13 @@ final class CommitSignal: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// Commits so far: read without the lock (every SQLite lookup on an event loop reads it),
+    /// changed only under it, so a waiter registering under the lock never misses an advance.
+    private let committed = ManagedAtomic(0)
 
     /// Commits so far.
     var generation: Int {
-        self.state.withLockedValue { $0.generation }
+        self.committed.load(ordering: .acquiring)
     }
 
     /// Whether the database has closed (no commit will come).
@@ -30,7 +33,11 @@ final class CommitSignal: Sendable {
 
     /// Records commits up to `generation` and wakes every waiter.
     func advance(to generation: Int) {
-        self.wakeAll(returning: true) { $0.generation = max($0.generation, generation) }
+        self.wakeAll(returning: true) { _ in
+            if generation > self.committed.load(ordering: .relaxed) {
+                self.committed.store(generation, ordering: .releasing)
+            }
+        }
     }
 
     /// Wakes every waiter for good: the database is closing.
@@ -70,7 +77,7 @@ final class CommitSignal: Sendable {
                     if !Task.isCancelled { self.give(up: id) }
                 }
                 let outcome: Bool? = self.state.withLockedValue { state in
-                    if state.generation > generation { return true }
+                    if self.committed.load(ordering: .relaxed) > generation { return true }
                     if state.closed { return false }
                     state.waiters[id] = (continuation, timer)
                     return nil

@@ -177,19 +177,22 @@ public final class SQLiteDatabase: SQLDatabase {
             if slot.snapshotGeneration == generation {
                 return
             }
-            try db.cachedStatement(sql: "COMMIT").execute()
+            try Self.endSnapshot(db)
         } else {
             // The turn's first lookup: the snapshot ends once the turn's I/O is handled.
             loop.execute {
-                try? slot.reader?.inDatabase { db in
-                    if db.isInsideTransaction {
-                        try db.cachedStatement(sql: "COMMIT").execute()
-                    }
-                }
+                try? slot.reader?.inDatabase(Self.endSnapshot)
             }
         }
         try db.cachedStatement(sql: "BEGIN DEFERRED").execute()
         slot.snapshotGeneration = generation
+    }
+
+    /// Ends the read transaction `db` is in, if any.
+    private static func endSnapshot(_ db: Database) throws {
+        if db.isInsideTransaction {
+            try db.cachedStatement(sql: "COMMIT").execute()
+        }
     }
 
     /// The calling thread's slot, its read-only connection opened on first use.
