@@ -177,26 +177,42 @@ struct ClientToolTests {
         }
     }
 
-    @Test("load: an open-loop run renders each call's template (here the next line of a file) before it starts")
-    func openLoopPreparedTemplates() throws {
-        try Self.withTemporaryFile("codes", extension: "txt", contents: "0\n5\n") { file in
-            let result = try Self.tongxin([
-                "load", self.address, "grpc.testing.TestService/UnaryCall", "--rps", "200", "-z", "1s", "-c", "8",
-                "--template", #"{"responseStatus": {"code": {{next:"# + file.path + #"}}, "message": "call {{seq}}"}}"#,
-                "--output", "json",
-            ])
+    /// What a load run of UnaryCall saw whose template asks, call by call, for the status code on
+    /// the next line of a file holding `lines` (and names the call in the message).
+    func nextLineRun(lines: String, _ arguments: [String]) throws -> (calls: Int?, ok: Int?, notFound: Int?, sampleCall: Int?) {
+        try Self.withTemporaryFile("codes", extension: "txt", contents: lines) { file in
+            let result = try Self.tongxin(
+                ["load", self.address, "grpc.testing.TestService/UnaryCall"] + arguments + [
+                    "--template", #"{"responseStatus": {"code": {{next:"# + file.path + #"}}, "message": "call {{seq}}"}}"#,
+                    "--output", "json",
+                ])
             #expect(result.status == 0, "\(result.err)")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
-            #expect(json["calls"] as? Int == 200)
-            // Calls alternate between the two lines, in sequence order.
             let codes = try #require(json["statusCodes"] as? [[String: Any]])
-            #expect(codes.first { $0["code"] as? String == "OK" }?["count"] as? Int == 100)
             let notFound = codes.first { $0["code"] as? String == "NOT_FOUND" }
-            #expect(notFound?["count"] as? Int == 100)
-            let sample = try #require(notFound?["sample"] as? String)
-            let number = try #require(Int(sample.dropFirst("call ".count)))
-            #expect(sample.hasPrefix("call ") && number % 2 == 1)
+            let sample = notFound?["sample"] as? String
+            #expect(sample?.hasPrefix("call ") == true)
+            return (
+                json["calls"] as? Int, codes.first { $0["code"] as? String == "OK" }?["count"] as? Int,
+                notFound?["count"] as? Int, sample.flatMap { Int($0.dropFirst("call ".count)) }
+            )
         }
+    }
+
+    @Test("load: an open-loop run renders each call's template (here the next line of a file) before it starts")
+    func openLoopPreparedTemplates() throws {
+        let run = try self.nextLineRun(lines: "0\n5\n", ["--rps", "200", "-z", "1s", "-c", "8"])
+        // Calls alternate between the two lines, in sequence order.
+        #expect(run.calls == 200 && run.ok == 100 && run.notFound == 100)
+        #expect(try #require(run.sampleCall) % 2 == 1)
+    }
+
+    @Test("load: a closed-loop run of -n calls renders them before it starts, each line of the file once, in order")
+    func closedLoopPreparedTemplates() throws {
+        let run = try self.nextLineRun(lines: "0\n5\n5\n0\n", ["-n", "203", "-c", "8"])
+        // Calls 0…202 take lines 0, 5, 5, 0 in turn: 101 OK, 102 NOT_FOUND.
+        #expect(run.calls == 203 && run.ok == 101 && run.notFound == 102)
+        #expect([1, 2].contains(try #require(run.sampleCall) % 4))
     }
 
     @Test("load: a scenario mixes methods by weight, and a step ramp raises the rate each second")

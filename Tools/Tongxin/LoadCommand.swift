@@ -24,8 +24,9 @@ struct LoadCommand: AsyncParsableCommand {
             rendered for every call; {{line:FILE}} is a random line of FILE, e.g. a member id \
             written by `tongxin seed --export DIR`, and {{next:FILE}} the next line of FILE, each \
             once and in order, e.g. a whole request of `tongxin seed --export DIR --export-creates N`. \
-            An open-loop run with -z renders every call's template before its clock starts, so the \
-            rendering is not counted in the latencies.
+            An open-loop run with -z, or a closed-loop run of -n calls without --warmup, renders \
+            every call's template before its clock starts, so the rendering is not counted in the \
+            latencies or held against the throughput.
 
             Examples:
               tongxin load 127.0.0.1:50051 grpc.testing.TestService/UnaryCall -d '{"responseSize":10}' -c 50 -z 10s
@@ -370,12 +371,15 @@ struct LoadPlan: Sendable {
 
     let totalWeight: Int
 
-    /// The request of every call of an open-loop run, rendered before it starts (see
-    /// ``prepareRequests()``); nil when rendered per call.
+    /// The request of every call, rendered before the run starts (see ``prepareRequests()``);
+    /// nil when rendered per call.
     private(set) var prepared: [ByteBuffer]? = nil
 
     /// The most requests ``prepareRequests()`` renders ahead (about 100 bytes each).
     static let maximumPrepared = 4_000_000
+    /// The most request bytes it keeps (a whole CreateMember is ~400): the calls past them
+    /// render per call.
+    static let maximumPreparedBytes = 512 << 20
 
     init(
         steps: [LoadStep], concurrency: Int, total: Int?, duration: Duration?, warmup: Duration, schedule: RateSchedule?,
@@ -392,20 +396,39 @@ struct LoadPlan: Sendable {
         self.totalWeight = steps.reduce(0) { $0 + $1.weight }
     }
 
-    /// Renders the request of every call of an open-loop run (whose calls are counted in
-    /// advance: rate × (warm-up + duration)) before it starts. Rendering a template and
-    /// encoding its JSON cost the generator ~6 µs a call; on the one core it has, that was
-    /// time the open-loop calls spent waiting, counted as the server's latency.
-    /// A closed-loop run, or one of more than ``maximumPrepared`` calls, renders per call.
+    /// Renders the request of every call before the run starts, when the calls can be counted
+    /// in advance: an open-loop run's (rate × (warm-up + duration)) and a closed-loop run's of
+    /// -n calls without a warm-up (the -n calls and the one each worker may draw before it
+    /// sees the count reached). Rendering a template and encoding its JSON is the generator's
+    /// work, not the server's: ~6 µs a call for a short request, ~70 µs for a whole
+    /// CreateMember, on the one core the generator has. Open loop, that was time the calls
+    /// spent waiting, counted as the server's latency; closed loop, it held the next call
+    /// back (at 64 workers the generator's core was three quarters busy and capped the run).
+    /// Any other run, or one of more than ``maximumPrepared`` calls, renders per call (and a
+    /// call past the prepared ones, too).
     mutating func prepareRequests() {
-        guard let schedule = self.schedule, let duration = self.duration,
-            self.steps.contains(where: { $0.source.template != nil })
-        else { return }
-        let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
-        let due = schedule.due(by: seconds, length: self.scheduleLength)
-        guard due.isFinite, due < Double(Self.maximumPrepared) else { return }
-        let count = Int(due.rounded(.up)) + 1
-        self.prepared = (0..<count).map { self.step($0).source.request($0) }
+        guard self.steps.contains(where: { $0.source.template != nil }) else { return }
+        let count: Int
+        if let schedule = self.schedule, let duration = self.duration {
+            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
+            let due = schedule.due(by: seconds, length: self.scheduleLength)
+            guard due.isFinite, due < Double(Self.maximumPrepared) else { return }
+            count = Int(due.rounded(.up)) + 1
+        } else if self.schedule == nil, let total = self.total, self.warmup == .zero {
+            guard total < Self.maximumPrepared - self.concurrency else { return }
+            count = total + self.concurrency
+        } else {
+            return
+        }
+        var prepared: [ByteBuffer] = []
+        prepared.reserveCapacity(count)
+        var bytes = 0
+        for sequence in 0..<count where bytes < Self.maximumPreparedBytes {
+            let request = self.step(sequence).source.request(sequence)
+            bytes += request.readableBytes
+            prepared.append(request)
+        }
+        self.prepared = prepared
     }
 
     /// The seconds a rate schedule spans (a ramp's length): the measured duration.
