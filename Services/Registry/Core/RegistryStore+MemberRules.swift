@@ -19,16 +19,19 @@ extension RegistryStore {
         guard Validate.known(member.category) else {
             throw Validate.invalid("\(field).category", "required: one of the 12 member categories")
         }
-        var seen: Set<RegistryV1.MemberCategory> = [member.category]
+        // The categories as bits (1 << raw value): known ones are 1…12.
+        var seen = Self.bit(member.category)
         for (index, category) in member.additionalCategories.enumerated() {
             guard Validate.known(category) else {
                 throw Validate.invalid("\(field).additional_categories[\(index)]", "not a member category")
             }
-            guard seen.insert(category).inserted else {
+            let bit = Self.bit(category)
+            guard seen & bit == 0 else {
                 throw Validate.invalid(
                     "\(field).additional_categories[\(index)]",
                     "\(category) repeats the primary category or another entry")
             }
+            seen |= bit
         }
         try Validate.text(member.name, "\(field).name", 1...64)
         guard member.gender == .unspecified || Validate.known(member.gender) else {
@@ -65,7 +68,7 @@ extension RegistryStore {
                 throw Validate.invalid("\(field).ethnicity_code", "must be a two-digit GB/T 3304 code, e.g. \"01\"")
             }
         }
-        if seen.contains(.ethnicMinority) {
+        if seen & Self.bit(.ethnicMinority) != 0 {
             guard !member.ethnicityCode.isEmpty, member.ethnicityCode != "01" else {
                 throw Validate.invalid(
                     "\(field).ethnicity_code", "required for ethnic-minority members, and not \"01\" (汉族)")
@@ -131,13 +134,20 @@ extension RegistryStore {
         return member
     }
 
+    /// A known category's bit in a set of categories kept as bits.
+    private static func bit(_ category: RegistryV1.MemberCategory) -> UInt64 {
+        1 << UInt64(truncatingIfNeeded: category.rawValue & 63)
+    }
+
     private static func validateDetails(
-        _ member: inout RegistryV1.Member, categories: Set<RegistryV1.MemberCategory>, field: String
+        _ member: inout RegistryV1.Member, categories: UInt64, field: String
     ) throws(ServiceError) {
-        func require(_ present: Bool, _ name: String, _ allowed: [RegistryV1.MemberCategory]) throws(ServiceError) {
-            if present && categories.isDisjoint(with: allowed) {
+        func require(
+            _ present: Bool, _ name: String, _ allowed: @autoclosure () -> [RegistryV1.MemberCategory]
+        ) throws(ServiceError) {
+            if present, categories & allowed().reduce(0, { $0 | Self.bit($1) }) == 0 {
                 throw Validate.invalid(
-                    "\(field).\(name)", "set only for members of category \(allowed.map(\.protoName).joined(separator: " or "))")
+                    "\(field).\(name)", "set only for members of category \(allowed().map(\.protoName).joined(separator: " or "))")
             }
         }
         try require(member.democraticPartyDetails != nil, "democratic_party_details", [.democraticParty])
