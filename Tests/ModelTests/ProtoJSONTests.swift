@@ -21,6 +21,20 @@ struct ProtoJSONTests {
         #expect(try Self.parse(#"{"region_code":"420106","category":6,"name":"张三","nativePlace":{"regionCode":"420100"},"specialties":["中医"],"version":9007199254740993}"#, as: RegistryV1.Member.self) == member)
     }
 
+    @Test("a map is a JSON object, by either name of its field, and the names hold message after message")
+    func maps() throws {
+        let peers = GRPCTesting.LoadBalancerStatsResponse.RpcsByPeer(rpcsByPeer: ["10.0.0.1:443": 3])
+        #expect(try Self.json(peers) == #"{"rpcsByPeer":{"10.0.0.1:443":3}}"#)
+        // The field tables are built once per type: the second and later parses use them.
+        for _ in 0..<3 {
+            #expect(try Self.parse(#"{"rpcs_by_peer":{"10.0.0.1:443":3}}"#, as: GRPCTesting.LoadBalancerStatsResponse.RpcsByPeer.self) == peers)
+            #expect(try Self.parse(#"{"rpcsByPeer":{"10.0.0.1:443":"3"}}"#, as: GRPCTesting.LoadBalancerStatsResponse.RpcsByPeer.self) == peers)
+        }
+        #expect(throws: ProtoJSONError.self) {
+            try Self.parse(#"{"rpcsByPeer":[3]}"#, as: GRPCTesting.LoadBalancerStatsResponse.RpcsByPeer.self)
+        }
+    }
+
     @Test("Timestamp, Duration, FieldMask, wrappers and Empty use their JSON forms")
     func wellKnownTypes() throws {
         #expect(try Self.json(GoogleProtobuf.Timestamp(seconds: 1_795_430_000, nanos: 120_000_000)) == #""2026-11-23T10:33:20.120Z""#)

@@ -33,10 +33,38 @@ public struct ProtoFieldInfo: Sendable, Hashable {
     public let oneofGroup: Int?
 
     /// The proto3 JSON name: lowerCamelCase of `name`, as protoc computes it.
-    public var jsonName: String {
+    public let jsonName: String
+    /// Whether this is a `map<K, V>` field (a repeated message whose type is a map entry).
+    public let isMap: Bool
+
+    /// A field as libprotobuf-c describes it; the JSON name and whether it is a map are
+    /// worked out here, once per field (the JSON mapping asks for them for every field of every
+    /// message it converts).
+    public init(
+        index: Int, name: String, number: UInt32, type: ProtoFieldType, isRepeated: Bool, tracksPresence: Bool,
+        isRequired: Bool, oneofGroup: Int?
+    ) {
+        self.index = index
+        self.name = name
+        self.number = number
+        self.type = type
+        self.isRepeated = isRepeated
+        self.tracksPresence = tracksPresence
+        self.isRequired = isRequired
+        self.oneofGroup = oneofGroup
+        self.jsonName = Self.jsonName(of: name)
+        if isRepeated, case .message(let type) = type {
+            self.isMap = DescriptorPool.mapEntryTypes.contains(type.name)
+        } else {
+            self.isMap = false
+        }
+    }
+
+    /// lowerCamelCase of a field name, as protoc computes the JSON name.
+    static func jsonName(of name: String) -> String {
         var result = ""
         var upperNext = false
-        for character in self.name {
+        for character in name {
             if character == "_" {
                 upperNext = true
             } else if upperNext {
@@ -47,12 +75,6 @@ public struct ProtoFieldInfo: Sendable, Hashable {
             }
         }
         return result
-    }
-
-    /// Whether this is a `map<K, V>` field (a repeated message whose type is a map entry).
-    public var isMap: Bool {
-        guard self.isRepeated, case .message(let type) = self.type else { return false }
-        return DescriptorPool.mapEntryTypes.contains(type.name)
     }
 }
 

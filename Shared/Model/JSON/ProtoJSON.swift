@@ -190,12 +190,7 @@ public enum ProtoJSON {
         guard case .object(let members) = json else {
             throw ProtoJSONError(path: "", reason: "expected a JSON object for \(type.name), got \(Self.kind(json))")
         }
-        let fields = type.fields
-        var byName: [String: ProtoFieldInfo] = [:]
-        for field in fields {
-            byName[field.jsonName] = field
-            byName[field.name] = field
-        }
+        let byName = type.fieldsByName
         var message = DynamicMessage(type: type)
         var oneofSeen: [Int: String] = [:]
         for (key, value) in members {

@@ -66,6 +66,19 @@ public struct ProtobufCMessageType: @unchecked Sendable {
         return fields
     }
 
+    /// Every field by its JSON name and by its proto name (the two keys proto3 JSON accepts),
+    /// built once per type.
+    public var fieldsByName: [String: ProtoFieldInfo] {
+        if let cached = fieldNameCache.withLock({ $0[UnsafeRawPointer(self.descriptor)] }) { return cached }
+        var byName: [String: ProtoFieldInfo] = [:]
+        for field in self.fields {
+            byName[field.jsonName] = field
+            byName[field.name] = field
+        }
+        fieldNameCache.withLock { $0[UnsafeRawPointer(self.descriptor)] = byName }
+        return byName
+    }
+
     private func makeFields() -> [ProtoFieldInfo] {
         let d = self.descriptor.pointee
         return (0..<Int(d.n_fields)).map { index in
@@ -114,6 +127,7 @@ public struct ProtobufCMessageType: @unchecked Sendable {
 
 /// Field lists of the message types asked for so far, by descriptor address.
 private let fieldCache = Mutex<[UnsafeRawPointer: [ProtoFieldInfo]]>([:])
+private let fieldNameCache = Mutex<[UnsafeRawPointer: [String: ProtoFieldInfo]]>([:])
 
 extension ProtobufCMessageType: Hashable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.descriptor == rhs.descriptor }
