@@ -134,7 +134,7 @@ struct LoadCommand: AsyncParsableCommand {
         var plan = LoadPlan(
             steps: steps, concurrency: self.concurrency, total: self.total,
             duration: limit, warmup: warmup, schedule: schedule, timeout: timeout, metadata: metadata)
-        plan.prepareRequests()
+        plan.prepareRequests(progress: isatty(2) == 1)
         let result = await LoadRunner(plan: plan, clients: clients, threads: loops.count).run(progress: isatty(2) == 1)
         for client in clients { await client.close() }
         try? await group.shutdownGracefully()
@@ -371,11 +371,11 @@ struct LoadPlan: Sendable {
 
     let totalWeight: Int
 
-    /// The request of every call, rendered before the run starts (see ``prepareRequests()``);
+    /// The request of every call, rendered before the run starts (see ``prepareRequests(progress:)``);
     /// nil when rendered per call.
     private(set) var prepared: [ByteBuffer]? = nil
 
-    /// The most requests ``prepareRequests()`` renders ahead (about 100 bytes each).
+    /// The most requests ``prepareRequests(progress:)`` renders ahead (about 100 bytes each).
     static let maximumPrepared = 4_000_000
     /// The most request bytes it keeps (a whole CreateMember is ~400): the calls past them
     /// render per call.
@@ -400,25 +400,18 @@ struct LoadPlan: Sendable {
     /// in advance: an open-loop run's (rate × (warm-up + duration)) and a closed-loop run's of
     /// -n calls without a warm-up (the -n calls and the one each worker may draw before it
     /// sees the count reached). Rendering a template and encoding its JSON is the generator's
-    /// work, not the server's: ~6 µs a call for a short request, ~70 µs for a whole
+    /// work, not the server's: ~6 µs a call for a short request, tens of µs for a whole
     /// CreateMember, on the one core the generator has. Open loop, that was time the calls
     /// spent waiting, counted as the server's latency; closed loop, it held the next call
-    /// back (at 64 workers the generator's core was three quarters busy and capped the run).
+    /// back (at 64 workers creating members the generator's core was three quarters busy).
     /// Any other run, or one of more than ``maximumPrepared`` calls, renders per call (and a
     /// call past the prepared ones, too).
-    mutating func prepareRequests() {
-        guard self.steps.contains(where: { $0.source.template != nil }) else { return }
-        let count: Int
-        if let schedule = self.schedule, let duration = self.duration {
-            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
-            let due = schedule.due(by: seconds, length: self.scheduleLength)
-            guard due.isFinite, due < Double(Self.maximumPrepared) else { return }
-            count = Int(due.rounded(.up)) + 1
-        } else if self.schedule == nil, let total = self.total, self.warmup == .zero {
-            guard total < Self.maximumPrepared - self.concurrency else { return }
-            count = total + self.concurrency
-        } else {
-            return
+    /// With `progress`, says on standard error how many requests it renders when that may take
+    /// a while.
+    mutating func prepareRequests(progress: Bool = false) {
+        guard let count = self.requestsToPrepare else { return }
+        if progress && count >= 100_000 {
+            FileHandle.standardError.write(Data("rendering \(count) requests before the run…\n".utf8))
         }
         var prepared: [ByteBuffer] = []
         prepared.reserveCapacity(count)
@@ -429,6 +422,22 @@ struct LoadPlan: Sendable {
             prepared.append(request)
         }
         self.prepared = prepared
+    }
+
+    /// How many requests ``prepareRequests(progress:)`` renders ahead; nil when it renders none.
+    var requestsToPrepare: Int? {
+        guard self.steps.contains(where: { $0.source.template != nil }) else { return nil }
+        if let schedule = self.schedule, let duration = self.duration {
+            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
+            let due = schedule.due(by: seconds, length: self.scheduleLength)
+            guard due.isFinite, due < Double(Self.maximumPrepared) else { return nil }
+            return Int(due.rounded(.up)) + 1
+        }
+        if self.schedule == nil, let total = self.total, self.warmup == .zero {
+            guard total < Self.maximumPrepared - self.concurrency else { return nil }
+            return total + self.concurrency
+        }
+        return nil
     }
 
     /// The seconds a rate schedule spans (a ramp's length): the measured duration.
