@@ -375,7 +375,7 @@ struct LoadPlan: Sendable {
     /// nil when rendered per call.
     private(set) var prepared: [ByteBuffer]? = nil
 
-    /// The most requests ``prepareRequests(progress:)`` renders ahead (about 100 bytes each).
+    /// The most requests ``prepareRequests(progress:)`` renders ahead.
     static let maximumPrepared = 4_000_000
     /// The most request bytes it keeps (a whole CreateMember is ~400): the calls past them
     /// render per call.

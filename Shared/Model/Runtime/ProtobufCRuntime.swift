@@ -59,24 +59,23 @@ public struct ProtobufCMessageType: @unchecked Sendable {
 
     /// Every field, in field-number order: what the dynamic message and JSON code walk.
     /// Built once per type (dynamic messages ask for it on every encode and decode).
-    public var fields: [ProtoFieldInfo] {
-        if let cached = fieldCache.withLock({ $0[UnsafeRawPointer(self.descriptor)] }) { return cached }
-        let fields = self.makeFields()
-        fieldCache.withLock { $0[UnsafeRawPointer(self.descriptor)] = fields }
-        return fields
-    }
+    public var fields: [ProtoFieldInfo] { self.fieldTable.fields }
 
     /// Every field by its JSON name and by its proto name (the two keys proto3 JSON accepts),
-    /// built once per type.
-    public var fieldsByName: [String: ProtoFieldInfo] {
-        if let cached = fieldNameCache.withLock({ $0[UnsafeRawPointer(self.descriptor)] }) { return cached }
+    /// built once per type with ``fields``.
+    public var fieldsByName: [String: ProtoFieldInfo] { self.fieldTable.byName }
+
+    private var fieldTable: FieldTable {
+        if let cached = fieldTables.withLock({ $0[UnsafeRawPointer(self.descriptor)] }) { return cached }
+        let fields = self.makeFields()
         var byName: [String: ProtoFieldInfo] = [:]
-        for field in self.fields {
+        for field in fields {
             byName[field.jsonName] = field
             byName[field.name] = field
         }
-        fieldNameCache.withLock { $0[UnsafeRawPointer(self.descriptor)] = byName }
-        return byName
+        let table = FieldTable(fields: fields, byName: byName)
+        fieldTables.withLock { $0[UnsafeRawPointer(self.descriptor)] = table }
+        return table
     }
 
     private func makeFields() -> [ProtoFieldInfo] {
@@ -125,9 +124,14 @@ public struct ProtobufCMessageType: @unchecked Sendable {
     }
 }
 
-/// Field lists of the message types asked for so far, by descriptor address.
-private let fieldCache = Mutex<[UnsafeRawPointer: [ProtoFieldInfo]]>([:])
-private let fieldNameCache = Mutex<[UnsafeRawPointer: [String: ProtoFieldInfo]]>([:])
+/// A message type's fields, in number order and by name.
+private struct FieldTable: Sendable {
+    let fields: [ProtoFieldInfo]
+    let byName: [String: ProtoFieldInfo]
+}
+
+/// The field tables of the message types asked for so far, by descriptor address.
+private let fieldTables = Mutex<[UnsafeRawPointer: FieldTable]>([:])
 
 extension ProtobufCMessageType: Hashable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.descriptor == rhs.descriptor }
