@@ -192,6 +192,22 @@ struct MemberTests {
             let hidden = try RegistryV1.GetMemberResponse(
                 serializedBytes: try await store.getMemberEncoded(request, disclosingTo: futian))
             #expect(hidden.member == masked)
+            // The encoded CreateMember, answered from what the create recorded: as is for a
+            // caller who may see it, masked otherwise (a retry as much as the first call).
+            let create = RegistryV1.CreateMemberRequest(requestId: "req-disclosed", member: Fixtures.member("吴十一", id: 22))
+            let unmasked = try RegistryV1.CreateMemberResponse(
+                serializedBytes: try await store.createMemberEncoded(
+                    create, caller: futian, requestBytes: nil, disclosing: false)
+            ).member!
+            #expect(!unmasked.personalDataMasked && unmasked.residentIdNumber == create.member!.residentIdNumber)
+            // The same user with the permission for 南山区: its retry is answered unmasked.
+            let futianWithNanshan = Caller(userID: "u-futian", personalDataRegions: [try RegionCode(validating: "440305")])
+            for (caller, expected) in [(futian, Masking.masked(unmasked)), (futianWithNanshan, unmasked)] {
+                let answered = try RegistryV1.CreateMemberResponse(
+                    serializedBytes: try await store.createMemberEncoded(
+                        create, caller: caller, requestBytes: nil, disclosing: true))
+                #expect(answered.member == expected)
+            }
             // An entry without a region: only a province-wide permission shows it.
             let entry = RegistryV1.NegativeListEntry(residentIdNumber: created.residentIdNumber)
             #expect(nanshan.disclosed(entry).personalDataMasked)

@@ -25,10 +25,10 @@ final class MemberCreation: SQLBatchWrite {
 
     static let method = "CreateMember"
 
-    func run(
-        _ items: [Item], on connection: any SQLConnection
-    ) throws -> [Result<RegistryV1.CreateMemberResponse, any Error>] {
-        var outcomes = [Result<RegistryV1.CreateMemberResponse, any Error>?](repeating: nil, count: items.count)
+    /// Each create's response, encoded (CreateMemberResponse): the bytes its idempotency
+    /// record keeps.
+    func run(_ items: [Item], on connection: any SQLConnection) throws -> [Result<[UInt8], any Error>] {
+        var outcomes = [Result<[UInt8], any Error>?](repeating: nil, count: items.count)
 
         // Retries of earlier calls answer with the first result (or conflict), as recorded.
         let earlier = try Self.recorded(connection, items)
@@ -45,7 +45,7 @@ final class MemberCreation: SQLBatchWrite {
                         throw ServiceError.alreadyExists(
                             resource: "request_id", name: item.requestID, errorReason: "REQUEST_ID_CONFLICT")
                     }
-                    return try RegistryStore.decode(RegistryV1.CreateMemberResponse.self, record.response)
+                    return record.response
                 }
             } else if let first = firstOfRequest[key] {
                 retries.append((index, first))
@@ -77,9 +77,9 @@ final class MemberCreation: SQLBatchWrite {
 
         // The writes of every accepted item, a statement per table.
         if !accepted.isEmpty {
-            try Self.store(connection, accepted.map { items[$0] })
-            for index in accepted {
-                outcomes[index] = .success(RegistryV1.CreateMemberResponse(member: items[index].member))
+            let responses = try Self.store(connection, accepted.map { items[$0] })
+            for (index, response) in zip(accepted, responses) {
+                outcomes[index] = .success(response)
             }
         }
         for (index, first) in retries {
@@ -119,16 +119,18 @@ final class MemberCreation: SQLBatchWrite {
     }
 
     /// Writes the members, their tags, tallies, history, change events and idempotency
-    /// records.
-    private static func store(_ connection: any SQLConnection, _ items: [Item]) throws {
+    /// records, and returns each create's encoded response (as its record keeps it).
+    private static func store(_ connection: any SQLConnection, _ items: [Item]) throws -> [[UInt8]] {
         var memberRows: [[SQLValue]] = []
         var tagRows: [[SQLValue]] = []
         var tallies: [RegistryStore.Tally: Int64] = [:]
         var history: [(RegistryV1.HistoryEntry, Int64)] = []
         var records: [[SQLValue]] = []
-        // Each member is encoded once: its row's body, and inside the recorded response and
-        // the change event.
+        // Each member is encoded once: its row's body, and inside the response (recorded and
+        // returned) and the change event.
         let memberBytes = items.map { $0.member.serializedBytes() }
+        // CreateMemberResponse { Member member = 1; }
+        let responses = memberBytes.map { ProtoWire.field(1, lengthDelimited: $0) }
         for (index, item) in items.enumerated() {
             let member = item.member
             memberRows.append(RegistryStore.memberRow(member, body: memberBytes[index]))
@@ -151,8 +153,7 @@ final class MemberCreation: SQLBatchWrite {
             }
             records.append([
                 .text(item.caller.userID), .text(Self.method), .text(item.requestID), .blob(item.requestBytes),
-                // CreateMemberResponse { Member member = 1; }
-                .blob(ProtoWire.field(1, lengthDelimited: memberBytes[index])), .integer(item.now),
+                .blob(responses[index]), .integer(item.now),
             ])
         }
         try RegistryStore.addTallies(connection, tallies)
@@ -175,6 +176,7 @@ final class MemberCreation: SQLBatchWrite {
                     sequence: firstChange + Int64(offset), now: item.now, memberBytes: memberBytes[offset])
             })
         try connection.insert(into: "idempotency", RegistryStore.idempotencyColumns, rows: records)
+        return responses
     }
 
     // MARK: - Lookups, one statement per chunk of keys

@@ -34,6 +34,23 @@ extension RegistryStore {
     public func createMember(
         _ request: RegistryV1.CreateMemberRequest, caller: Caller, requestBytes: [UInt8]? = nil
     ) async throws(ServiceError) -> RegistryV1.CreateMemberResponse {
+        let bytes = try await self.createMemberEncoded(request, caller: caller, requestBytes: requestBytes, disclosing: false)
+        do {
+            return try Self.decode(RegistryV1.CreateMemberResponse.self, bytes)
+        } catch {
+            throw ServiceError.from(error)
+        }
+    }
+
+    /// CreateMember's response, encoded: the bytes its idempotency record keeps (the created
+    /// member behind the response's field tag), so the create encodes its response once, in
+    /// the transaction. With `disclosing`, the member is shown as `caller` may see it: the
+    /// bytes as they are when the caller may see its personal data, otherwise decoded, masked
+    /// and encoded.
+    /// - Throws: as ``createMember(_:caller:requestBytes:)``.
+    public func createMemberEncoded(
+        _ request: RegistryV1.CreateMemberRequest, caller: Caller, requestBytes: [UInt8]?, disclosing: Bool
+    ) async throws(ServiceError) -> [UInt8] {
         try Validate.requestID(request.requestId)
         guard let input = request.member else {
             throw Validate.invalid("member", "required")
@@ -68,7 +85,14 @@ extension RegistryStore {
             caller: caller, requestID: request.requestId, requestBytes: requestBytes ?? request.serializedBytes(), member: member,
             admit: request.admit, reason: request.reason, now: now, today: today)
         do {
-            return try await self.database.write(item, batchedBy: Self.memberCreation)
+            let response = try await self.database.write(item, batchedBy: Self.memberCreation)
+            // A retry's recorded member has the region of this request's (the same request).
+            guard disclosing, !caller.maySeePersonalData(regionCode: member.regionCode) else {
+                return response
+            }
+            var masked = try Self.decode(RegistryV1.CreateMemberResponse.self, response)
+            masked.member = masked.member.map(Masking.masked)
+            return masked.serializedBytes()
         } catch {
             throw ServiceError.from(error)
         }

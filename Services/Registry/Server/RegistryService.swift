@@ -202,14 +202,14 @@ struct RegistryService: Sendable {
         // Every response carrying a member, an organisation or a negative-list entry shows its
         // personal data only to a caller with the permission for its region (Caller.disclosed).
         // The request's bytes as received are what an idempotent retry is compared with: no
-        // second encoding of the member per create.
-        router.register(API.CreateMember.self, receivingBytes: { request, received, context in
+        // second encoding of the member per create. The response is the one the create
+        // recorded, sent as it is when the caller may see the member's personal data.
+        router.registerEncoded(API.CreateMember.self, receivingBytes: { request, received, context in
             try await self.answering {
-                let caller = try self.caller(context)
-                var response = try await s.get().createMember(
-                    request, caller: caller, requestBytes: Array(received.readableBytesView))
-                response.member = response.member?.disclosed(to: caller)
-                return response
+                ByteBuffer(
+                    bytes: try await s.get().createMemberEncoded(
+                        request, caller: self.caller(context), requestBytes: Array(received.readableBytesView),
+                        disclosing: true))
             }
         })
         // The hot read answers with the stored bytes when the caller may see them all.

@@ -70,26 +70,24 @@ extension Router {
         }
     }
 
-    /// Registers a unary handler for `method` that also gets the request's bytes as received
-    /// (to record the request without encoding it again).
-    public mutating func register<M: RPCMethod>(
-        _ method: M.Type, receivingBytes handler: @escaping @Sendable (M.Input, ByteBuffer, ServerContext) async throws -> M.Output
-    ) {
-        precondition(M.descriptor.kind == .unary, "\(M.descriptor.path) is \(M.descriptor.kind), not unary")
-        self.registerRaw(unary: M.descriptor.path) { request, context in
-            try await handler(M.Input.decode(from: request), request, context).encode()
-        }
-    }
-
     /// Registers a unary handler for `method` whose response is already encoded (bytes of
     /// `M.Output`, e.g. a stored record behind its field tag): the request is decoded as the
     /// typed unary registration decodes it; the response is sent as it is.
     public mutating func registerEncoded<M: RPCMethod>(
         _ method: M.Type, _ handler: @escaping @Sendable (M.Input, ServerContext) async throws -> ByteBuffer
     ) {
+        self.registerEncoded(method, receivingBytes: { request, _, context in try await handler(request, context) })
+    }
+
+    /// Registers a unary handler for `method` that also gets the request's bytes as received
+    /// (to record the request without encoding it again) and answers with an encoded response,
+    /// as ``registerEncoded(_:_:)``.
+    public mutating func registerEncoded<M: RPCMethod>(
+        _ method: M.Type, receivingBytes handler: @escaping @Sendable (M.Input, ByteBuffer, ServerContext) async throws -> ByteBuffer
+    ) {
         precondition(M.descriptor.kind == .unary, "\(M.descriptor.path) is \(M.descriptor.kind), not unary")
         self.registerRaw(unary: M.descriptor.path) { request, context in
-            try await handler(M.Input.decode(from: request), context)
+            try await handler(M.Input.decode(from: request), request, context)
         }
     }
 

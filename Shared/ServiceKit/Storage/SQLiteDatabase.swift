@@ -335,7 +335,7 @@ struct GRDBConnection: SQLConnection {
                 // Transaction control (BEGIN, COMMIT, savepoints) and schema steps go through
                 // GRDB, which follows the transaction state by them; a migration step of
                 // several statements is compiled once, not cached.
-                if sql.contains(";") {
+                if sql.utf8.contains(UInt8(ascii: ";")) {
                     try self.db.execute(sql: sql)
                 } else {
                     try self.db.cachedStatement(sql: sql).execute()

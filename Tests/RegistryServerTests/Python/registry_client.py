@@ -95,12 +95,22 @@ def main():
                             resident_id_number=id_number("420106", "19800101", 11 + 2 * i), mobile="1380013800%d" % i)
         response = registry.CreateMember(svc.CreateMemberRequest(request_id="create-%d" % i, member=member), metadata=who)
         check(response.member.id != "" and response.member.name == name, "created %s" % name)
+        check(response.member.personal_data_masked and response.member.resident_id_number.count("*") == 8
+              and response.member.mobile.count("*") == 4,
+              "without the personal-data permission CreateMember answers masked: %s" % response.member)
         created.append(response.member)
 
     again = registry.CreateMember(svc.CreateMemberRequest(request_id="create-0", member=reg.Member(
         region_code="420106", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY, name="张三",
         resident_id_number=id_number("420106", "19800101", 11), mobile="13800138000")), metadata=who)
     check(again.member.id == created[0].id, "a repeated request_id returns the first result")
+    shown = registry.CreateMember(svc.CreateMemberRequest(request_id="create-0", member=reg.Member(
+        region_code="420106", category=reg.MEMBER_CATEGORY_PRIVATE_ECONOMY, name="张三",
+        resident_id_number=id_number("420106", "19800101", 11), mobile="13800138000")),
+        metadata=who + (("x-tongxin-personal-data-regions", "420106"),))
+    check(shown.member.id == created[0].id and not shown.member.personal_data_masked
+          and shown.member.resident_id_number == id_number("420106", "19800101", 11) and shown.member.mobile == "13800138000",
+          "the retry of a caller with the permission answers the recorded member unmasked: %s" % shown.member)
 
     got = registry.GetMember(svc.GetMemberRequest(member_id=created[1].id), metadata=who)
     check(got.member.name == "张四" and got.member.category == reg.MEMBER_CATEGORY_RELIGIOUS, "GetMember")
