@@ -95,11 +95,22 @@ struct StorageTests {
                     [.real(-1.25), -2])
             }
             #expect(edges?.values == [.integer(-2), .text(""), .blob([]), .integer(0), .integer(0), .real(-2.5)])
+            // The one-statement lookup answers as a read does, named columns and all (none: no rows).
+            let quick = try await database.quickQuery("SELECT id, name, data, note FROM items WHERE id IN (?, ?) ORDER BY id", [1, -2])
+            #expect(quick.map(\.values) == [[.integer(-2), .text(""), .blob([]), .null], [.integer(1), .text("一"), .blob(bytes), .null]])
+            #expect(quick.first?["data"] == .blob([]))
+            #expect(try await database.quickQuery("SELECT id FROM items WHERE id = ?", [99]).isEmpty)
             // A parameter count that does not match the statement is an error, not a crash.
             await #expect(throws: StorageError.self) {
                 try await database.read { connection in
                     try connection.query("SELECT id FROM items WHERE id = ? AND name = ?", [1])
                 }
+            }
+            await #expect(throws: StorageError.self) {
+                try await database.quickQuery("SELECT id FROM items WHERE id = ? AND name = ?", [1])
+            }
+            await #expect(throws: StorageError.self) {
+                try await database.quickQuery("SELECT no_such_column FROM items", [])
             }
 
             // Many writers at once: the one that breaks a constraint fails alone.

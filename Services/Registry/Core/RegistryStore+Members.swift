@@ -124,10 +124,8 @@ extension RegistryStore {
             throw Validate.invalid("member_id", "required")
         }
         let id = request.memberId
-        let row = try await self.quickRead { connection in
-            try connection.queryOne("SELECT body, region_key FROM members WHERE id = ?", [.text(id)])
-                .map { (body: $0.bytes(0), regionKey: $0.string(1)) }
-        }
+        let row = try await self.quickQuery("SELECT body, region_key FROM members WHERE id = ?", [.text(id)]).first
+            .map { (body: $0.bytes(0), regionKey: $0.string(1)) }
         guard let row else {
             throw ServiceError.notFound(resource: "tongxin.registry.v1.Member", name: id)
         }
@@ -163,25 +161,25 @@ extension RegistryStore {
                 ids.append(id)
             }
         }
-        let wanted = ids
-        return try await self.quickRead { connection in
-            let marks = SQLText.placeholders(wanted.count)
-            let rows = try connection.query(
-                "SELECT id, body FROM members WHERE id IN (\(marks))", wanted.map { .text($0) })
-            var found: [String: RegistryV1.Member] = [:]
+        let rows = try await self.quickQuery(
+            "SELECT id, body FROM members WHERE id IN (\(SQLText.placeholders(ids.count)))", ids.map { .text($0) })
+        var found: [String: RegistryV1.Member] = [:]
+        do {
             for row in rows {
                 found[row.string(0)] = try Self.decode(RegistryV1.Member.self, row.bytes(1))
             }
-            var response = RegistryV1.BatchGetMembersResponse()
-            for id in wanted {
-                if let member = found[id], scope.contains(regionCode: member.regionCode) {
-                    response.members.append(member)
-                } else {
-                    response.missingIds.append(id)
-                }
-            }
-            return response
+        } catch {
+            throw ServiceError.from(error)
         }
+        var response = RegistryV1.BatchGetMembersResponse()
+        for id in ids {
+            if let member = found[id], scope.contains(regionCode: member.regionCode) {
+                response.members.append(member)
+            } else {
+                response.missingIds.append(id)
+            }
+        }
+        return response
     }
 
     /// UpdateMember (AIP-134): changes the masked paths, checks the version, appends an

@@ -105,11 +105,11 @@ public final class RegistryStore: Sendable {
         }
     }
 
-    /// Runs a short lookup `body` (by key) on the calling thread where the engine allows,
+    /// Runs one lookup statement at the engine's lowest cost (``SQLDatabase/quickQuery(_:_:)``),
     /// turning every failure into a ``ServiceError``.
-    func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws(ServiceError) -> T {
+    func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws(ServiceError) -> [SQLRow] {
         do {
-            return try await self.database.quickRead(body)
+            return try await self.database.quickQuery(sql, parameters)
         } catch {
             throw ServiceError.from(error)
         }

@@ -9,7 +9,8 @@ import PostgresNIO
 ///
 /// Reads lease a connection from a `PostgresClient` pool and run their closure on a thread of
 /// a dedicated `NIOThreadPool`, where each statement is one round trip; the closure's thread
-/// is not one of Swift's cooperative threads, so blocking on the round trip is harmless.
+/// is not one of Swift's cooperative threads, so blocking on the round trip is harmless. A
+/// one-statement lookup (``quickQuery(_:_:)``) is awaited by its task instead, without the hop.
 /// Writes go through one ``GroupCommitWriter`` on its own connection: many concurrent callers
 /// share one transaction and one WAL flush, and commit order equals change-feed order.
 public final class PostgreSQLDatabase: SQLDatabase {
@@ -121,6 +122,29 @@ public final class PostgreSQLDatabase: SQLDatabase {
     public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await self.metrics.read {
             try await self.readOnPool(body, inTransaction: false)
+        }
+    }
+
+    /// Runs the lookup as one query of the pool's, awaited by the calling task: no hop to the
+    /// blocking read threads (on a one-core server those hops cost more than the query).
+    public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+        try await self.metrics.read {
+            do {
+                let rows = try await self.client.query(
+                    BlockingPostgresConnection.query(sql, parameters), logger: self.logger)
+                var result: [SQLRow] = []
+                var columns: [String]? = nil
+                for try await row in rows {
+                    let names = columns ?? row.makeRandomAccess().map(\.columnName)
+                    columns = names
+                    result.append(try BlockingPostgresConnection.row(row, columns: names))
+                }
+                return result
+            } catch let error as PSQLError {
+                throw BlockingPostgresConnection.storageError(error)
+            } catch where Task.isCancelled {
+                throw CancellationError()
+            }
         }
     }
 
@@ -285,14 +309,19 @@ struct BlockingPostgresConnection: SQLConnection {
         var rows: [SQLRow] = []
         rows.reserveCapacity(result.rows.count)
         for row in result.rows {
-            var values: [SQLValue] = []
-            values.reserveCapacity(columns.count)
-            for cell in row {
-                values.append(try Self.value(cell))
-            }
-            rows.append(SQLRow(columns: columns, values: values))
+            rows.append(try Self.row(row, columns: columns))
         }
         return rows
+    }
+
+    /// `row`'s values, as a row named by `columns`.
+    static func row(_ row: PostgresRow, columns: [String]) throws -> SQLRow {
+        var values: [SQLValue] = []
+        values.reserveCapacity(columns.count)
+        for cell in row {
+            values.append(try Self.value(cell))
+        }
+        return SQLRow(columns: columns, values: values)
     }
 
     func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
@@ -300,6 +329,17 @@ struct BlockingPostgresConnection: SQLConnection {
     }
 
     private func run(_ sql: String, _ parameters: [SQLValue]) throws -> PostgresQueryResult {
+        do {
+            return try self.connection.query(Self.query(sql, parameters), logger: self.logger).wait()
+        } catch let error as PSQLError {
+            throw Self.storageError(error)
+        } catch {
+            throw StorageError.engine(detail: "\(error)")
+        }
+    }
+
+    /// `sql` (`?` placeholders) with `parameters` bound, as postgres-nio sends it.
+    static func query(_ sql: String, _ parameters: [SQLValue]) -> PostgresQuery {
         var bindings = PostgresBindings(capacity: parameters.count)
         for parameter in parameters {
             switch parameter {
@@ -315,14 +355,7 @@ struct BlockingPostgresConnection: SQLConnection {
                 bindings.append(ByteBuffer(bytes: bytes))
             }
         }
-        let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: bindings)
-        do {
-            return try self.connection.query(query, logger: self.logger).wait()
-        } catch let error as PSQLError {
-            throw Self.storageError(error)
-        } catch {
-            throw StorageError.engine(detail: "\(error)")
-        }
+        return PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: bindings)
     }
 
     private static func value(_ cell: PostgresCell) throws -> SQLValue {

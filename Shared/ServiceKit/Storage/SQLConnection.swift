@@ -99,6 +99,13 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: what `body` throws, or ``StorageError``.
     func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
+    /// Runs one lookup statement, `sql` with `parameters`, at the engine's lowest cost and
+    /// returns its rows: on SQLite as ``quickRead(_:)`` runs it, on PostgreSQL as one query on
+    /// a pooled connection straight from the calling task (no hop to a blocking thread, no
+    /// transaction around it).
+    /// - Throws: ``StorageError``.
+    func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow]
+
     /// Runs `body` in a write transaction and returns its result once the transaction has been
     /// committed to disk. When `body` throws, its changes are rolled back (and only its own:
     /// other callers batched into the same transaction are unaffected) and the error is
@@ -134,6 +141,13 @@ public protocol SQLDatabase: Sendable {
     /// Finishes pending writes and closes every connection. Later calls fail with
     /// ``StorageError/closed``.
     func close() async throws
+}
+
+extension SQLDatabase {
+    /// ``quickQuery(_:_:)`` as ``quickRead(_:)`` of the one statement.
+    public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+        try await self.quickRead { connection in try connection.query(sql, parameters) }
+    }
 }
 
 /// Pieces of SQL text both engines accept.
