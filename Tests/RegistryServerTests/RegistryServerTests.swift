@@ -217,6 +217,36 @@ struct RegistryServerTests {
         #expect(output.contains("--change-retention-days must be at least 7"), "\(output)")
     }
 
+    @Test("a database that cannot be reached: the start-up failure is logged as an error and the process exits with it")
+    func unreachableDatabase() throws {
+        // Port 1 on the loopback: nothing listens, so the connection is refused at once.
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = [
+            "--listen", "127.0.0.1:0", "--admin-listen", "off", "--database", "postgres://postgres@127.0.0.1:1/registry",
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        // Before the fix it kept listening (NOT_SERVING) forever and ignored SIGTERM: give it
+        // 30 s, then kill it so the test fails instead of hanging.
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let hung = process.isRunning
+        if hung {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!hung, "still running after 30 s: \(output)")
+        #expect(process.terminationReason == .exit && process.terminationStatus != 0)
+        #expect(output.contains("error") && output.contains("start-up failed"), "\(output)")
+        #expect(output.contains("Connection refused") || output.contains("errno: 111"), "\(output)")
+    }
+
     @Test("SIGTERM drains and exits cleanly")
     func sigterm() throws {
         let (process, _, data) = try Self.start()

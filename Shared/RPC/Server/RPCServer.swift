@@ -96,10 +96,17 @@ public final class RPCServer: Service, Sendable {
             try await self.start()
         }
         let channel = self.channel.withLockedValue { $0 }
-        try await withGracefulShutdownHandler {
-            try await channel?.closeFuture.get()
-            await self.waitForConnectionsToClose()
-        } onGracefulShutdown: {
+        // Ends on a graceful shutdown (SIGTERM through the service group) and also when the
+        // task is cancelled, as a service group does when another of its services fails (the
+        // database that cannot be opened): without this the process would keep listening.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel?.closeFuture.get()
+                await self.waitForConnectionsToClose()
+            } onGracefulShutdown: {
+                Task { await self.shutdown() }
+            }
+        } onCancel: {
             Task { await self.shutdown() }
         }
     }

@@ -87,7 +87,7 @@ public enum ServiceRuntime {
         // that arrives right after "listening" is logged is a graceful shutdown, never a kill.
         var services: [any Service] = [
             AnnouncedServer(server: server, logger: logger, name: name),
-            StartupService(startup: startup, health: server.health),
+            StartupService(startup: startup, health: server.health, logger: logger),
         ]
         if options.adminListen != "off" {
             let admin = try HostPort(options.adminListen, flag: "--admin-listen")
@@ -127,9 +127,16 @@ private struct AnnouncedServer: Service {
 private struct StartupService: Service {
     let startup: @Sendable () async throws -> Void
     let health: HealthService
+    let logger: Logger
 
     func run() async throws {
-        try await self.startup()
+        do {
+            try await self.startup()
+        } catch {
+            // The group then stops the server and the process exits with the error.
+            self.logger.error("start-up failed", metadata: ["error": "\(error)"])
+            throw error
+        }
         self.health.setAll(.serving)
         try? await gracefulShutdown()
         // Draining: tell load balancers and watchers to send no more calls.

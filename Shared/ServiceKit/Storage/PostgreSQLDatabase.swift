@@ -281,6 +281,8 @@ private final class WriterConnection: @unchecked Sendable {
             self.nextID += 1
             self.current = connection
             return BlockingPostgresConnection(connection: connection, logger: self.logger)
+        } catch let error as PSQLError {
+            throw BlockingPostgresConnection.storageError(error)
         } catch {
             throw StorageError.connectionFailed(detail: "\(error)")
         }
@@ -425,11 +427,13 @@ struct BlockingPostgresConnection: SQLConnection {
             }
             return .engine(detail: "\(state) \(detail)")
         }
+        // The code and what lay under it (say "connection refused"), never the query's text.
+        let detail = "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
         switch error.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection:
-            return .connectionFailed(detail: "\(error.code)")
+            return .connectionFailed(detail: detail)
         default:
-            return .engine(detail: "\(error.code)")
+            return .engine(detail: detail)
         }
     }
 }
