@@ -222,9 +222,7 @@ extension StorageTests {
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             let executor = EventLoopTaskExecutor(loop: group.next())
             @Sendable func count() async throws -> Int64 {
-                try await database.quickRead { connection in
-                    try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0) ?? -1
-                }
+                try await database.quickQuery("SELECT COUNT(*) FROM items", []).first?.int64(0) ?? -1
             }
             @Sendable func insert(_ id: Int64, into target: any SQLDatabase) async throws {
                 _ = try await target.write { connection in

@@ -90,9 +90,9 @@ extension RegistryStore {
             guard disclosing, !caller.maySeePersonalData(regionCode: member.regionCode) else {
                 return response
             }
-            var masked = try Self.decode(RegistryV1.CreateMemberResponse.self, response)
-            masked.member = masked.member.map(Masking.masked)
-            return masked.serializedBytes()
+            var shown = try Self.decode(RegistryV1.CreateMemberResponse.self, response)
+            shown.member = shown.member.map(caller.disclosed)
+            return shown.serializedBytes()
         } catch {
             throw ServiceError.from(error)
         }

@@ -117,16 +117,9 @@ public final class PostgreSQLDatabase: SQLDatabase {
         try await self.read(body)
     }
 
-    /// Runs a one-statement lookup on a pooled connection without BEGIN and COMMIT around it
-    /// (the statement is its own snapshot).
-    public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await self.metrics.read {
-            try await self.readOnPool(body, inTransaction: false)
-        }
-    }
-
-    /// Runs the lookup as one query of the pool's, awaited by the calling task: no hop to the
-    /// blocking read threads (on a one-core server those hops cost more than the query).
+    /// Runs the lookup as one query of the pool's, awaited by the calling task, without BEGIN
+    /// and COMMIT around it (the statement is its own snapshot) and with no hop to the blocking
+    /// read threads (on a one-core server those hops cost more than the query).
     public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
         try await self.metrics.read {
             do {
@@ -149,7 +142,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     }
 
     private func readOnPool<T: Sendable>(
-        _ body: @escaping @Sendable (any SQLConnection) throws -> T, inTransaction: Bool = true
+        _ body: @escaping @Sendable (any SQLConnection) throws -> T
     ) async throws -> T {
         let threadPool = self.threadPool
         let logger = self.logger
@@ -157,9 +150,6 @@ public final class PostgreSQLDatabase: SQLDatabase {
             return try await self.client.withConnection { connection in
                 try await threadPool.runIfActive {
                     let blocking = BlockingPostgresConnection(connection: connection, logger: logger)
-                    guard inTransaction else {
-                        return try body(blocking)
-                    }
                     try blocking.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     do {
                         let result = try body(blocking)

@@ -91,18 +91,11 @@ public protocol SQLDatabase: Sendable {
     /// - Throws: what `body` throws, or ``StorageError``.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
 
-    /// Runs a one-statement lookup by key, `body`, at the engine's lowest cost: on SQLite
-    /// synchronously on the calling thread (no thread hops; the caller, an event loop, waits
-    /// for it), on PostgreSQL without a transaction around it (one round trip, not three).
-    /// With more than one statement, each may see its own snapshot on PostgreSQL: use
-    /// ``read(_:)`` then.
-    /// - Throws: what `body` throws, or ``StorageError``.
-    func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
-
-    /// Runs one lookup statement, `sql` with `parameters`, at the engine's lowest cost and
-    /// returns its rows: on SQLite as ``quickRead(_:)`` runs it, on PostgreSQL as one query on
-    /// a pooled connection straight from the calling task (no hop to a blocking thread, no
-    /// transaction around it).
+    /// Runs one lookup statement (by key), `sql` with `parameters`, at the engine's lowest cost
+    /// and returns its rows: on SQLite synchronously on the calling thread (no thread hops; the
+    /// caller, an event loop, waits for it), on PostgreSQL as one query on a pooled connection
+    /// awaited by the calling task (no hop to a blocking thread, no transaction around it).
+    /// Several statements that must see one snapshot take ``read(_:)``.
     /// - Throws: ``StorageError``.
     func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow]
 
@@ -141,13 +134,6 @@ public protocol SQLDatabase: Sendable {
     /// Finishes pending writes and closes every connection. Later calls fail with
     /// ``StorageError/closed``.
     func close() async throws
-}
-
-extension SQLDatabase {
-    /// ``quickQuery(_:_:)`` as ``quickRead(_:)`` of the one statement.
-    public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-        try await self.quickRead { connection in try connection.query(sql, parameters) }
-    }
 }
 
 /// Pieces of SQL text both engines accept.

@@ -27,7 +27,7 @@ public final class SQLiteDatabase: SQLDatabase {
     private let log: WriteAheadLogFile
     private let checkpointer: SQLiteCheckpointer
     private let metrics: DatabaseMetrics
-    /// Each thread's own read-only connection for ``quickRead(_:)``, opened on first use: a
+    /// Each thread's own read-only connection for ``quickQuery(_:_:)``, opened on first use: a
     /// lookup then takes no pool hand-off and no schema check (GRDB's pool spent more on
     /// those than on the lookup).
     /// The thread's slot refers to its connection weakly: ``openedThreadReaders`` owns them,
@@ -59,7 +59,7 @@ public final class SQLiteDatabase: SQLDatabase {
         var readerConfiguration = configuration
         readerConfiguration.readonly = true
         // A lookup's snapshot stays open across GRDB accesses until its loop's turn ends
-        // (``quickRead(_:)``).
+        // (``quickQuery(_:_:)``).
         readerConfiguration.allowsUnsafeTransactions = true
         self.readerConfiguration = readerConfiguration
         do {
@@ -138,7 +138,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    /// Runs `body`, one statement, on the calling thread's own read-only connection.
+    /// Runs the statement on the calling thread's own read-only connection.
     ///
     /// On an event loop's thread, the lookups of one turn of the loop share a read
     /// transaction (one snapshot): the first begins it and a task queued behind the turn's I/O
@@ -148,7 +148,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// commit became durable after it was begun (a caller is resumed only after that), and
     /// since it never outlives the turn, checkpoints are not held back. Elsewhere (a thread
     /// with no event loop) each lookup is its own transaction.
-    public func quickRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+    public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
         try self.metrics.quickRead {
             let slot = try self.threadSlot()
             guard let reader = slot.reader else {
@@ -159,7 +159,7 @@ public final class SQLiteDatabase: SQLDatabase {
                     if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
                         try self.holdSnapshot(db, slot: slot, loop: loop)
                     }
-                    return try body(GRDBConnection(db: db))
+                    return try GRDBConnection(db: db).query(sql, parameters)
                 }
             } catch let error as DatabaseError {
                 throw SQLiteDatabase.storageError(error)
