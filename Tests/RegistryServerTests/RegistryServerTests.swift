@@ -21,12 +21,13 @@ struct RegistryServerTests {
         ProcessInfo.processInfo.environment["TONGXIN_PYTHON"] ?? root.appendingPathComponent(".venv/bin/python").path
     }
 
-    /// Starts the registry on a free port in a fresh data folder; returns it and its address.
-    static func start(_ extraArguments: [String] = []) throws -> (Process, String, URL) {
+    /// Starts the registry on a free port, on `database` or else on SQLite in a fresh data
+    /// folder; returns it, its address and the folder.
+    static func start(_ extraArguments: [String] = [], database: String? = nil) throws -> (Process, String, URL) {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = self.binary
-        process.arguments = ["--listen", "127.0.0.1:0", "--admin-listen", "off", "--database", "sqlite:\(data.path)/registry.sqlite"]
+        process.arguments = ["--listen", "127.0.0.1:0", "--admin-listen", "off", "--database", database ?? "sqlite:\(data.path)/registry.sqlite"]
             + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -70,14 +71,39 @@ struct RegistryServerTests {
         var description: String { "tongxin-registry did not start: \(self.output)" }
     }
 
-    @Test("creates, reads, searches and watches members; errors carry google.rpc details")
-    func stockClient() throws {
-        let (process, address, data) = try Self.start()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
+    /// A new database on the test PostgreSQL server (`TONGXIN_TEST_POSTGRES_URL`, as
+    /// scripts/postgres.sh prints it; without it this fails, never skips), dropped after `body`.
+    static func withPostgresDatabase(_ body: (String) throws -> Void) throws {
+        guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
+            Issue.record("TONGXIN_TEST_POSTGRES_URL is not set: start a server with scripts/postgres.sh (scripts/test.sh does)")
+            return
         }
+        let name = "tongxin_server_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let (created, output) = try Self.run(URL(fileURLWithPath: "/usr/bin/psql"), [base, "-qc", "CREATE DATABASE \(name)"])
+        try #require(created == 0, "psql: \(output)")
+        defer { _ = try? Self.run(URL(fileURLWithPath: "/usr/bin/psql"), [base, "-qc", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"]) }
+        var components = URLComponents(string: base)!
+        components.path = "/" + name
+        try body(components.string!)
+    }
+
+    /// Waits up to `seconds` for `process` to exit; if it has not, kills it (so a test fails
+    /// instead of hanging) and returns false.
+    static func exits(_ process: Process, within seconds: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let exited = !process.isRunning
+        if !exited {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        return exited
+    }
+
+    /// Runs the stock Python client's script against the registry at `address`.
+    static func runStockClient(_ address: String) throws {
         let script = Process()
         script.executableURL = URL(fileURLWithPath: Self.python)
         script.arguments = [Self.root.appendingPathComponent("Tests/RegistryServerTests/Python/registry_client.py").path, address]
@@ -89,6 +115,32 @@ struct RegistryServerTests {
         script.waitUntilExit()
         #expect(script.terminationStatus == 0, "\(output)")
         #expect(output.contains("PASS"), "\(output)")
+    }
+
+    @Test("creates, reads, searches and watches members; errors carry google.rpc details")
+    func stockClient() throws {
+        let (process, address, data) = try Self.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: data)
+        }
+        try Self.runStockClient(address)
+    }
+
+    // The server and the PostgreSQL client share the event loops: lookups are answered on the
+    // handler's loop, and at SIGTERM the server drains, the database closes, then the loops stop.
+    @Test("on PostgreSQL: the stock client's calls all work, and SIGTERM still exits cleanly")
+    func stockClientOnPostgres() throws {
+        try Self.withPostgresDatabase { url in
+            let (process, address, data) = try Self.start(database: url)
+            defer { try? FileManager.default.removeItem(at: data) }
+            try Self.runStockClient(address)
+            process.terminate()
+            #expect(Self.exits(process, within: 30), "still running 30 s after SIGTERM")
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0)
+        }
     }
 
     @Test("tongxin seed builds a demo province through the API, and seeding again adds nothing")
@@ -229,17 +281,8 @@ struct RegistryServerTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        // Before the fix it kept listening (NOT_SERVING) forever and ignored SIGTERM: give it
-        // 30 s, then kill it so the test fails instead of hanging.
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let hung = process.isRunning
-        if hung {
-            kill(process.processIdentifier, SIGKILL)
-        }
-        process.waitUntilExit()
+        // Before the fix it kept listening (NOT_SERVING) forever and ignored SIGTERM.
+        let hung = !Self.exits(process, within: 30)
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(!hung, "still running after 30 s: \(output)")
         #expect(process.terminationReason == .exit && process.terminationStatus != 0)

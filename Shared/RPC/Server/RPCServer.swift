@@ -35,6 +35,8 @@ public final class RPCServer: Service, Sendable {
     let router: Router
     let logger: Logger
     private let group: MultiThreadedEventLoopGroup
+    /// Whether the server made `group` (and so shuts it down) or was given it.
+    private let ownsGroup: Bool
     private let registry = ConnectionRegistry()
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
@@ -44,7 +46,15 @@ public final class RPCServer: Service, Sendable {
 
     /// A server for `router`'s handlers. Unless `configuration.standardServices` is off, it
     /// also serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha).
-    public init(router: Router, configuration: ServerConfiguration, logger: Logger = Logger(label: "tongxin.rpc.server")) {
+    ///
+    /// The server runs on `group` when given (its owner shuts it down, after the server);
+    /// otherwise on a group of its own with `configuration.eventLoopCount` loops. A service
+    /// gives the server the group its database client runs on, so a handler's query and its
+    /// answer are handled on the handler's own loop instead of crossing threads.
+    public init(
+        router: Router, configuration: ServerConfiguration, group: MultiThreadedEventLoopGroup? = nil,
+        logger: Logger = Logger(label: "tongxin.rpc.server")
+    ) {
         var router = router
         self.health = HealthService(services: router.serviceNames)
         if configuration.standardServices
@@ -55,7 +65,8 @@ public final class RPCServer: Service, Sendable {
         self.router = router
         self.configuration = configuration
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopCount))
+        self.ownsGroup = group == nil
     }
 
     /// Binds and starts accepting connections; returns the bound address (useful with port 0).
@@ -131,6 +142,8 @@ public final class RPCServer: Service, Sendable {
         while !self.registry.all.isEmpty && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        try? await self.group.shutdownGracefully()
+        if self.ownsGroup {
+            try? await self.group.shutdownGracefully()
+        }
     }
 }

@@ -62,10 +62,15 @@ public final class PostgreSQLDatabase: SQLDatabase {
     ///     private-network server).
     ///   - migrations: the schema's versioned steps.
     ///   - maximumConnections: the read pool's size (the writer has one more).
+    ///   - eventLoopGroup: the event loops the read pool's connections run on; a server passes
+    ///     its own, so a handler awaiting a query stays on its loop (postgres-nio's shared group
+    ///     otherwise). It must outlive the database. The writer's connection stays on
+    ///     postgres-nio's group: the writer waits on each statement in turn, and on a server's
+    ///     loop each answer would also wait for the loop's HTTP/2 work.
     /// - Throws: ``StorageError`` when the server cannot be reached or a migration fails.
     public init(
         url: String, migrations: [Migration], maximumConnections: Int = 8,
-        logger: Logger = Logger(label: "tongxin.postgres")
+        eventLoopGroup: (any EventLoopGroup)? = nil, logger: Logger = Logger(label: "tongxin.postgres")
     ) async throws {
         let endpoint = try Endpoint(url: url)
         self.logger = logger
@@ -74,7 +79,8 @@ public final class PostgreSQLDatabase: SQLDatabase {
             password: endpoint.password, database: endpoint.database, tls: .disable)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let group = eventLoopGroup ?? PostgresClient.defaultEventLoopGroup
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: logger)
         self.client = client
         self.clientTask = Task { await client.run() }
         self.threadPool = NIOThreadPool(numberOfThreads: maximumConnections)
@@ -83,7 +89,8 @@ public final class PostgreSQLDatabase: SQLDatabase {
         let connectionConfiguration = PostgresConnection.Configuration(
             host: endpoint.host, port: endpoint.port, username: endpoint.username,
             password: endpoint.password, database: endpoint.database, tls: .disable)
-        let writerConnection = WriterConnection(configuration: connectionConfiguration, logger: logger)
+        let writerConnection = WriterConnection(
+            configuration: connectionConfiguration, group: PostgresClient.defaultEventLoopGroup, logger: logger)
         self.writerConnection = writerConnection
         self.metrics = DatabaseMetrics(engine: .postgres, readers: maximumConnections)
         self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN", metrics: self.metrics) {
@@ -250,12 +257,14 @@ extension PostgreSQLDatabase {
 /// the writer thread (and once for migrations before the writer gets work).
 private final class WriterConnection: @unchecked Sendable {
     private let configuration: PostgresConnection.Configuration
+    private let group: any EventLoopGroup
     private let logger: Logger
     private var current: PostgresConnection?
     private var nextID = 1
 
-    init(configuration: PostgresConnection.Configuration, logger: Logger) {
+    init(configuration: PostgresConnection.Configuration, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
+        self.group = group
         self.logger = logger
     }
 
@@ -265,7 +274,7 @@ private final class WriterConnection: @unchecked Sendable {
         }
         do {
             let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: self.configuration,
+                on: self.group.next(), configuration: self.configuration,
                 id: self.nextID, logger: self.logger
             ).wait()
             self.nextID += 1
