@@ -3,7 +3,11 @@ import Testing
 
 /// The `tongxin-registry` executable as integrators meet it: started on a free port with its
 /// embedded SQLite, called by a stock Python grpcio client generated from `Protos/`.
-@Suite("tongxin-registry with a stock grpcio client")
+///
+/// One test at a time: each waits for processes, holding one of Swift's cooperative threads
+/// (one per core) the whole time, and two at once left none for the rest of the test run (an
+/// async test's 3-second timer in another suite once fired 17 s late).
+@Suite("tongxin-registry with a stock grpcio client", .serialized)
 struct RegistryServerTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -25,6 +25,80 @@ struct StorageTests {
         #expect(BlockingPostgresConnection.numberedPlaceholders("SELECT 1") == "SELECT 1")
     }
 
+    @Test("placeholders cast to their parameters' types for a prepared statement")
+    func typedPlaceholders() {
+        #expect(
+            PreparedStatements.typedPlaceholders(
+                "SELECT '?' WHERE a = ? AND b = ? AND c = ? AND d = ? AND e IS NOT DISTINCT FROM ?",
+                [.integer(1), .text("x"), .blob([1]), .real(0.5), .null])
+                == "SELECT '?' WHERE a = $1::bigint AND b = $2::text AND c = $3::bytea AND d = $4::double precision"
+                + " AND e IS NOT DISTINCT FROM $5")
+    }
+
+    @Test("PostgreSQL prepares a lookup once a connection and parameter types; every type binds; errors stay errors; past the limit lookups run unprepared")
+    func preparedStatements() async throws {
+        guard let base = ProcessInfo.processInfo.environment["TONGXIN_TEST_POSTGRES_URL"], !base.isEmpty else {
+            Issue.record("TONGXIN_TEST_POSTGRES_URL is not set: start a server with scripts/postgres.sh")
+            return
+        }
+        let name = "tongxin_kit_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        try await PostgreSQLDatabase.runAdministrativeStatement("CREATE DATABASE \(name)", url: base)
+        var components = URLComponents(string: base)!
+        components.path = "/" + name
+        // One pooled connection, so every lookup finds the statements the last one prepared.
+        let database = try await PostgreSQLDatabase(
+            url: components.string!, migrations: StorageTests.migrations, maximumConnections: 1)
+        do {
+            let bytes: [UInt8] = [0, 1, 0xFF]
+            try await database.write { connection in
+                try connection.execute("INSERT INTO items (id, name, data) VALUES (?, ?, ?)", [1, "一", .blob(bytes)])
+                try connection.execute("INSERT INTO items (id, name, data, note) VALUES (?, ?, ?, ?)", [2, "二", .blob([]), "n"])
+            }
+            let lookup = "SELECT id, name, data FROM items WHERE id = ?"
+            for _ in 0..<3 {
+                #expect(try await database.quickQuery(lookup, [1]).map(\.values) == [[.integer(1), .text("一"), .blob(bytes)]])
+                #expect(try await database.quickQuery(lookup, [2]).first?["name"] == .text("二"))
+                #expect(try await database.quickQuery(lookup, [3]).isEmpty)
+            }
+            #expect(database.preparedStatementCount == 1)
+            // The same SQL with a parameter of another type (here NULL) is a statement of its own.
+            let notes = "SELECT COUNT(*) FROM items WHERE note IS NOT DISTINCT FROM ?"
+            #expect(try await database.quickQuery(notes, [.null]).first?.int64(0) == 1)
+            #expect(try await database.quickQuery(notes, ["n"]).first?.int64(0) == 1)
+            #expect(try await database.quickQuery(notes, ["m"]).first?.int64(0) == 0)
+            #expect(database.preparedStatementCount == 3)
+            #expect(
+                try await database.quickQuery("SELECT id FROM items WHERE data = ? AND ? > 1.5", [.blob(bytes), .real(2.5)])
+                    .map(\.values) == [[.integer(1)]])
+            #expect(database.preparedStatementCount == 4)
+            // A read transaction's statements are planned each time, not prepared.
+            let read = try await database.read { connection in try connection.query(lookup + " AND id > ?", [2, 0]) }
+            #expect(read.first?["data"] == .blob([]))
+            #expect(database.preparedStatementCount == 4)
+            // An error when preparing is not kept; an error when executing leaves the connection usable.
+            await #expect(throws: StorageError.self) {
+                try await database.quickQuery("SELECT no_such_column FROM items WHERE id = ?", [1])
+            }
+            do {
+                _ = try await database.quickQuery("SELECT 10 / ?", [0])
+                Issue.record("division by zero answered")
+            } catch let StorageError.engine(detail) {
+                #expect(detail.contains("22012"), "\(detail)")
+            }
+            #expect(try await database.quickQuery("SELECT 10 / ?", [5]).first?.int64(0) == 2)
+            #expect(database.preparedStatementCount == 5)
+            // Past the limit a connection prepares no more; the queries still answer.
+            for k in 0..<(PreparedStatements.limitPerConnection + 5) {
+                #expect(try await database.quickQuery("SELECT ? + \(k)", [1]).first?.int64(0) == Int64(k + 1))
+            }
+            #expect(database.preparedStatementCount == PreparedStatements.limitPerConnection)
+        } catch {
+            Issue.record(error)
+        }
+        try? await database.close()
+        try? await PostgreSQLDatabase.runAdministrativeStatement("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", url: base)
+    }
+
     @Test("postgres:// URLs")
     func endpoint() throws {
         let endpoint = try PostgreSQLDatabase.Endpoint(url: "postgres://me:secret@db.local:6543/tongxin")

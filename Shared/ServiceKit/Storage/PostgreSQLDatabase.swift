@@ -10,7 +10,8 @@ import PostgresNIO
 /// Reads lease a connection from a `PostgresClient` pool and run their closure on a thread of
 /// a dedicated `NIOThreadPool`, where each statement is one round trip; the closure's thread
 /// is not one of Swift's cooperative threads, so blocking on the round trip is harmless. A
-/// one-statement lookup (``quickQuery(_:_:)``) is awaited by its task instead, without the hop.
+/// one-statement lookup (``quickQuery(_:_:)``) is awaited by its task instead, without the hop,
+/// and prepared once on each connection. The pool runs on the event loops the server gives it.
 /// Writes go through one ``GroupCommitWriter`` on its own connection: many concurrent callers
 /// share one transaction and one WAL flush, and commit order equals change-feed order.
 public final class PostgreSQLDatabase: SQLDatabase {
@@ -24,6 +25,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
     private let writerConnection: WriterConnection
     private let logger: Logger
     private let metrics: DatabaseMetrics
+    private let statements = PreparedStatements()
 
     /// Where to connect: parsed from `postgres://user[:password]@host[:port]/database`.
     public struct Endpoint: Sendable, Hashable {
@@ -126,24 +128,23 @@ public final class PostgreSQLDatabase: SQLDatabase {
 
     /// Runs the lookup as one query of the pool's, awaited by the calling task, without BEGIN
     /// and COMMIT around it (the statement is its own snapshot) and with no hop to the blocking
-    /// read threads (on a one-core server those hops cost more than the query).
+    /// read threads (on a one-core server those hops cost more than the query). The lookup is
+    /// prepared on each connection the first time it runs there (``PreparedStatements``): a
+    /// lookup by key, whose plan does not depend on its parameters. The statements of ``read(_:)``
+    /// (searches, whose best plan can) are planned on each run.
     public func quickQuery(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
         try await self.metrics.read {
+            let statements = self.statements
+            let logger = self.logger
             do {
-                let rows = try await self.client.query(
-                    BlockingPostgresConnection.query(sql, parameters), logger: self.logger)
-                var result: [SQLRow] = []
-                var columns: [String]? = nil
-                for try await row in rows {
-                    let names = columns ?? row.makeRandomAccess().map(\.columnName)
-                    columns = names
-                    result.append(try BlockingPostgresConnection.row(row, columns: names))
+                let rows = try await self.client.withConnection { connection in
+                    try await statements.rows(sql, parameters, on: connection, logger: logger).get()
                 }
-                return result
-            } catch let error as PSQLError {
-                throw BlockingPostgresConnection.storageError(error)
+                return try BlockingPostgresConnection.rows(rows)
             } catch where Task.isCancelled {
                 throw CancellationError()
+            } catch {
+                throw BlockingPostgresConnection.storageError(error)
             }
         }
     }
@@ -174,6 +175,11 @@ public final class PostgreSQLDatabase: SQLDatabase {
             // The caller went away while the read waited for a pooled connection.
             throw CancellationError()
         }
+    }
+
+    /// Queries prepared on the read pool's open connections, for tests.
+    var preparedStatementCount: Int {
+        self.statements.count
     }
 
     /// Transactions committed and writes carried since opening.
@@ -302,17 +308,21 @@ struct BlockingPostgresConnection: SQLConnection {
     var dialect: SQLDialect { .postgres }
 
     func query(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
-        let result = try self.run(sql, parameters)
-        guard let first = result.rows.first else {
+        try Self.rows(self.run(sql, parameters).rows)
+    }
+
+    /// `rows` as rows named by the first one's columns.
+    static func rows(_ rows: [PostgresRow]) throws -> [SQLRow] {
+        guard let first = rows.first else {
             return []
         }
         let columns = first.makeRandomAccess().map(\.columnName)
-        var rows: [SQLRow] = []
-        rows.reserveCapacity(result.rows.count)
-        for row in result.rows {
-            rows.append(try Self.row(row, columns: columns))
+        var result: [SQLRow] = []
+        result.reserveCapacity(rows.count)
+        for row in rows {
+            result.append(try Self.row(row, columns: columns))
         }
-        return rows
+        return result
     }
 
     /// `row`'s values, as a row named by `columns`.
@@ -332,10 +342,8 @@ struct BlockingPostgresConnection: SQLConnection {
     private func run(_ sql: String, _ parameters: [SQLValue]) throws -> PostgresQueryResult {
         do {
             return try self.connection.query(Self.query(sql, parameters), logger: self.logger).wait()
-        } catch let error as PSQLError {
-            throw Self.storageError(error)
         } catch {
-            throw StorageError.engine(detail: "\(error)")
+            throw Self.storageError(error)
         }
     }
 
@@ -363,6 +371,12 @@ struct BlockingPostgresConnection: SQLConnection {
         guard cell.bytes != nil else {
             return .null
         }
+        // Every statement goes by the extended protocol, whose results postgres-nio always
+        // asks for in binary; but a prepared query's cells come labelled text (postgres-nio
+        // issue 303, fixed by its pull request 671, after the 1.33.2 this builds with), and
+        // an integer read as text fails.
+        var cell = cell
+        cell.format = .binary
         switch cell.dataType {
         case .int2, .int4, .int8:
             return .integer(try cell.decode(Int64.self))
@@ -387,7 +401,7 @@ struct BlockingPostgresConnection: SQLConnection {
     }
 
     /// `?` placeholders as `$1, $2 …`, leaving those inside quoted literals and identifiers.
-    static func numberedPlaceholders(_ sql: String) -> String {
+    static func numberedPlaceholders(_ sql: String, suffix: (Int) -> String = { _ in "" }) -> String {
         guard sql.contains("?") else {
             return sql
         }
@@ -406,7 +420,7 @@ struct BlockingPostgresConnection: SQLConnection {
                 output.append(character)
             } else if character == "?" {
                 number += 1
-                output += "$\(number)"
+                output += "$\(number)" + suffix(number)
             } else {
                 output.append(character)
             }
@@ -414,17 +428,28 @@ struct BlockingPostgresConnection: SQLConnection {
         return output
     }
 
+    /// `error` (postgres-nio's, of either generation) as a ``StorageError``.
+    static func storageError(_ error: any Error) -> StorageError {
+        switch error {
+        case let error as StorageError:
+            return error
+        case let error as PSQLError:
+            return Self.storageError(error)
+        case PostgresError.server(let message):
+            // A prepared statement's errors come in postgres-nio's older form.
+            let detail = [message.fields[.message], message.fields[.detail]].compactMap { $0 }.joined(separator: ": ")
+            return Self.storageError(sqlState: message.fields[.sqlState] ?? "", detail: detail)
+        case PostgresError.connectionClosed:
+            return .connectionFailed(detail: "the connection was closed")
+        default:
+            return .engine(detail: "\(error)")
+        }
+    }
+
     static func storageError(_ error: PSQLError) -> StorageError {
         if let info = error.serverInfo {
             let detail = [info[.message], info[.detail]].compactMap { $0 }.joined(separator: ": ")
-            let state = info[.sqlState] ?? ""
-            if state == "23505" {
-                return .uniqueViolation(detail: detail)
-            }
-            if state.hasPrefix("23") {
-                return .constraintViolation(detail: detail)
-            }
-            return .engine(detail: "\(state) \(detail)")
+            return Self.storageError(sqlState: info[.sqlState] ?? "", detail: detail)
         }
         // The code and what lay under it (say "connection refused"), never the query's text.
         let detail = "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
@@ -433,6 +458,119 @@ struct BlockingPostgresConnection: SQLConnection {
             return .connectionFailed(detail: detail)
         default:
             return .engine(detail: detail)
+        }
+    }
+
+    private static func storageError(sqlState state: String, detail: String) -> StorageError {
+        if state == "23505" {
+            return .uniqueViolation(detail: detail)
+        }
+        if state.hasPrefix("23") {
+            return .constraintViolation(detail: detail)
+        }
+        return .engine(detail: "\(state) \(detail)")
+    }
+}
+
+/// The queries each connection has prepared, by their SQL and their parameters' types: a
+/// query run again on the same connection sends only its parameters (Bind and Execute), so
+/// PostgreSQL neither parses nor plans it again. Measured on GetMember: PostgreSQL's CPU a call
+/// halved (Benchmarks/registry/RESULTS.md, session 13).
+final class PreparedStatements: Sendable {
+    /// The most queries kept prepared on one connection; past it a query runs unprepared, so
+    /// SQL that varies (a list of n placeholders) cannot grow a connection's memory unbounded.
+    static let limitPerConnection = 64
+
+    private struct Entry {
+        let connection: PostgresConnection
+        var statements: [String: PreparedQuery] = [:]
+    }
+
+    private let entries = NIOLockedValueBox<[PostgresConnection.ID: Entry]>([:])
+
+    /// Queries prepared on open connections, for tests.
+    var count: Int {
+        self.entries.withLockedValue { $0.values.reduce(0) { $0 + $1.statements.count } }
+    }
+
+    /// The rows of `sql` with `parameters` on `connection`, prepared there on its first run.
+    func rows(_ sql: String, _ parameters: [SQLValue], on connection: PostgresConnection, logger: Logger)
+        -> EventLoopFuture<[PostgresRow]>
+    {
+        // Each parameter's type is part of the statement: PostgreSQL fixes them when it
+        // prepares (cast in the SQL, as postgres-nio declares them for an unprepared query).
+        var signature = sql
+        signature.append("\u{0}")
+        for parameter in parameters {
+            signature.append(Self.typeLetter(parameter))
+        }
+        let key = signature
+        let id = connection.id
+        enum Found { case prepared(PreparedQuery), prepare, full }
+        let found = self.entries.withLockedValue { entries -> Found in
+            guard let entry = entries[id], entry.connection === connection else {
+                return .prepare
+            }
+            if let statement = entry.statements[key] {
+                return .prepared(statement)
+            }
+            return entry.statements.count < Self.limitPerConnection ? .prepare : .full
+        }
+        let binds = parameters.map(Self.data)
+        switch found {
+        case .prepared(let statement):
+            return statement.execute(binds)
+        case .prepare:
+            return connection.prepare(query: Self.typedPlaceholders(sql, parameters)).flatMap { statement in
+                self.entries.withLockedValue { entries in
+                    // Connections the pool has closed since go, with their statements.
+                    entries = entries.filter { !$0.value.connection.isClosed }
+                    if entries[id]?.connection !== connection {
+                        entries[id] = Entry(connection: connection)
+                    }
+                    entries[id]!.statements[key] = statement
+                }
+                return statement.execute(binds)
+            }
+        case .full:
+            return connection.query(BlockingPostgresConnection.query(sql, parameters), logger: logger).map(\.rows)
+        }
+    }
+
+    private static func typeLetter(_ value: SQLValue) -> Character {
+        switch value {
+        case .null: return "n"
+        case .integer: return "i"
+        case .real: return "r"
+        case .text: return "t"
+        case .blob: return "b"
+        }
+    }
+
+    /// `sql` with its `?` placeholders numbered and cast to their parameters' types (a NULL's
+    /// type is left to PostgreSQL).
+    static func typedPlaceholders(_ sql: String, _ parameters: [SQLValue]) -> String {
+        let casts = parameters.map { parameter -> String in
+            switch parameter {
+            case .null: return ""
+            case .integer: return "::bigint"
+            case .real: return "::double precision"
+            case .text: return "::text"
+            case .blob: return "::bytea"
+            }
+        }
+        return BlockingPostgresConnection.numberedPlaceholders(sql) { number in
+            number <= casts.count ? casts[number - 1] : ""
+        }
+    }
+
+    private static func data(_ value: SQLValue) -> PostgresData {
+        switch value {
+        case .null: return .null
+        case .integer(let value): return PostgresData(int64: value)
+        case .real(let value): return PostgresData(double: value)
+        case .text(let value): return PostgresData(string: value)
+        case .blob(let bytes): return PostgresData(bytes: bytes)
         }
     }
 }
