@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
     ],
     targets: [
         // C libraries, as the system provides them.
@@ -47,7 +48,9 @@ let package = Package(
 
         // Swift value types for every message, encoded and decoded through protobuf-c.
         .target(
-            name: "Model", dependencies: ["CProtobufC", "CTongxinProtos"], path: "Shared/Model",
+            name: "Model",
+            dependencies: ["CProtobufC", "CTongxinProtos", .product(name: "ExtrasBase64", package: "swift-extras-base64")],
+            path: "Shared/Model",
             swiftSettings: swiftSettings),
 
         // gRPC over HTTP/2 (libnghttp2) on SwiftNIO: server, client, status, metadata.

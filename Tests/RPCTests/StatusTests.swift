@@ -1,4 +1,5 @@
 import NIOCore
+import Model
 import Testing
 
 @testable import RPC
@@ -69,11 +70,21 @@ struct MetadataTests {
     @Test func base64RoundTripsPaddedAndUnpadded() {
         for length in 0..<10 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + 200) }
-            #expect(Base64.decode(Base64.encode(bytes, padded: true)) == bytes)
-            #expect(Base64.decode(Base64.encode(bytes, padded: false)) == bytes)
+            for urlSafe in [false, true] {
+                #expect(Base64Text.decode(Base64Text.encode(bytes, urlSafe: urlSafe, padded: true)) == bytes)
+                #expect(Base64Text.decode(Base64Text.encode(bytes, urlSafe: urlSafe, padded: false)) == bytes)
+            }
         }
-        #expect(Base64.encode(Array("ab".utf8), padded: true) == "YWI=")
-        #expect(Base64.decode("not base64!") == nil)
+        #expect(Base64Text.encode(Array("ab".utf8)) == "YWI=")
+        #expect(Base64Text.encode(Array("ab".utf8), padded: false) == "YWI")
+        #expect(Base64Text.encode([0xFB, 0xFF], urlSafe: true, padded: false) == "-_8")
+        #expect(Base64Text.encode([0xFB, 0xFF]) == "+/8=")
+        #expect(Base64Text.decode("-_8") == [0xFB, 0xFF])
+        #expect(Base64Text.decode("+/8=") == [0xFB, 0xFF])
+        #expect(Base64Text.decode("not base64!") == nil)
+        #expect(Base64Text.decode("+_8") == nil)  // two alphabets at once
+        #expect(Base64Text.decode("YWJjZ") == nil)  // one character too many
+        #expect(Base64Text.decode("") == [])
     }
 
     @Test func binaryHeadersDecodeFromWire() {

@@ -1,4 +1,4 @@
-import Foundation
+import Model
 import ServiceKit
 
 /// Keyset page tokens: the query's fingerprint and the sort key of the last row returned,
@@ -19,7 +19,7 @@ enum PageToken {
     }
 
     static func encode(fingerprint: String, keys: [String]) -> String {
-        ([fingerprint] + keys).map { Self.base64URL(Array($0.utf8)) }.joined(separator: ".")
+        ([fingerprint] + keys).map { Base64Text.encode($0.utf8, urlSafe: true, padded: false) }.joined(separator: ".")
     }
 
     /// The keys of `token`, nil for an empty token.
@@ -28,7 +28,7 @@ enum PageToken {
         if token.isEmpty {
             return nil
         }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map { Self.unbase64URL(String($0)) }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map { Self.unbase64URL($0) }
         guard parts.count == keys + 1, parts.allSatisfy({ $0 != nil }) else {
             throw ServiceError.invalidArgument(
                 field: "page_token", reason: "malformed page token", errorReason: "INVALID_PAGE_TOKEN")
@@ -42,17 +42,11 @@ enum PageToken {
         return Array(strings.dropFirst())
     }
 
-    private static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    private static func unbase64URL(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 {
-            base64 += "="
+    /// A base64url part of a token (the standard alphabet, and padding, are not ours).
+    private static func unbase64URL(_ text: Substring) -> [UInt8]? {
+        guard !text.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "=") }) else {
+            return nil
         }
-        return Data(base64Encoded: base64).map { [UInt8]($0) }
+        return Base64Text.decode(text)
     }
 }

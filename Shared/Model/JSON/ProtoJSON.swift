@@ -160,7 +160,7 @@ public enum ProtoJSON {
         case .double(let v): return self.floatingJSON(v, text: "\(v)")
         case .bool(let v): return .bool(v)
         case .string(let v): return .string(v)
-        case .bytes(let v): return .string(v.base64EncodedString())
+        case .bytes(let v): return .string(Base64Text.encode(v))
         case .enumeration(let v):
             if case .enumeration(let e) = field.type, let name = e.name(of: v) { return .string(name) }
             return .number(String(v))
@@ -345,9 +345,7 @@ public enum ProtoJSON {
     }
 
     static func base64(_ text: String) -> Data? {
-        var s = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
-        while s.count % 4 != 0 { s += "=" }
-        return Data(base64Encoded: s)
+        Base64Text.decode(text).map { Data($0) }
     }
 
     static func kind(_ json: JSONValue) -> String {

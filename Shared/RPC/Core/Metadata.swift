@@ -1,3 +1,5 @@
+import Model
+
 /// Custom metadata of a call: ordered key/value pairs sent as HTTP/2 headers or trailers.
 ///
 /// Keys are lower-cased ASCII. Keys ending in `-bin` carry binary values, base64-encoded on
@@ -14,7 +16,7 @@ public struct Metadata: Sendable, Hashable, Sequence {
         public var description: String {
             switch self {
             case .string(let s): return s
-            case .binary(let b): return Base64.encode(b, padded: true)
+            case .binary(let b): return Base64Text.encode(b)
             }
         }
     }
@@ -113,7 +115,7 @@ public struct Metadata: Sendable, Hashable, Sequence {
     /// not); a value that does not decode is dropped, as gRPC implementations do.
     mutating func appendFromWire(name: String, value: String) {
         if name.hasSuffix("-bin") {
-            if let bytes = Base64.decode(value) {
+            if let bytes = Base64Text.decode(value) {
                 self.entries.append(Entry(key: name, value: .binary(bytes)))
             }
         } else {
@@ -126,71 +128,8 @@ public struct Metadata: Sendable, Hashable, Sequence {
         self.entries.map { entry in
             switch entry.value {
             case .string(let value): return (entry.key, value)
-            case .binary(let bytes): return (entry.key, Base64.encode(bytes, padded: false))
+            case .binary(let bytes): return (entry.key, Base64Text.encode(bytes, padded: false))
             }
         }
-    }
-}
-
-/// Standard base64 for `-bin` metadata.
-enum Base64 {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    private static let reverse: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, char) in Base64.alphabet.enumerated() {
-            table[Int(char)] = UInt8(index)
-        }
-        return table
-    }()
-
-    static func encode(_ bytes: [UInt8], padded: Bool) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out.append(Self.alphabet[Int(n >> 18 & 63)])
-            out.append(Self.alphabet[Int(n >> 12 & 63)])
-            out.append(Self.alphabet[Int(n >> 6 & 63)])
-            out.append(Self.alphabet[Int(n & 63)])
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let n = UInt32(bytes[index]) << 16
-            out.append(Self.alphabet[Int(n >> 18 & 63)])
-            out.append(Self.alphabet[Int(n >> 12 & 63)])
-            if padded { out.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "=")]) }
-        } else if rest == 2 {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out.append(Self.alphabet[Int(n >> 18 & 63)])
-            out.append(Self.alphabet[Int(n >> 12 & 63)])
-            out.append(Self.alphabet[Int(n >> 6 & 63)])
-            if padded { out.append(UInt8(ascii: "=")) }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Decodes padded or unpadded base64; `nil` when the text is not base64.
-    static func decode(_ text: String) -> [UInt8]? {
-        var chars = Array(text.utf8)
-        while chars.last == UInt8(ascii: "=") { chars.removeLast() }
-        if chars.count % 4 == 1 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for char in chars {
-            let value = Self.reverse[Int(char)]
-            if value == 0xFF { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        return out
     }
 }
