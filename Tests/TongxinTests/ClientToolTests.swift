@@ -105,6 +105,19 @@ struct ClientToolTests {
         #expect(input.out == #"{"aggregatedPayloadSize":5}"# + "\n", "\(input.err)")
     }
 
+    @Test("-H sends a -bin value given in base64, padded or not; the server's echo comes back in the trailers")
+    func binaryMetadata() throws {
+        for value in ["q6ur", "q6s=", "q6s"] {
+            let result = try Self.tongxin([
+                "call", self.address, "grpc.testing.TestService/UnaryCall", "-H", "x-grpc-test-echo-trailing-bin: \(value)",
+                "-d", #"{"responseStatus": {"code": 9, "message": "no"}}"#,
+            ])
+            #expect(result.status == 9)
+            // Printed padded, as the bytes decoded: [0xAB, 0xAB, 0xAB] or [0xAB, 0xAB].
+            #expect(result.err.contains("x-grpc-test-echo-trailing-bin: " + (value == "q6ur" ? "q6ur" : "q6s=")), "\(result.err)")
+        }
+    }
+
     @Test("health exits 0 when SERVING")
     func health() throws {
         let result = try Self.tongxin(["health", self.address])
@@ -119,6 +132,7 @@ struct ClientToolTests {
         (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"responseSize\": \"big\"}"], "field responseSize"),
         (["call", "127.0.0.1:1", "grpc.testing.TestService/EmptyCall"], "UNAVAILABLE"),
         (["call", "ADDR", "grpc.testing.TestService/UnaryCall", "-d", "{\"responseStatus\": {\"code\": 9, \"message\": \"不行\"}}"], "FAILED_PRECONDITION (9): 不行"),
+        (["call", "ADDR", "grpc.testing.TestService/EmptyCall", "-H", "x-test-bin: not base64!"], "a -bin value must be base64"),
     ])
     func mistakes(_ arguments: [String], _ expected: String) throws {
         let result = try Self.tongxin(arguments.map { $0 == "ADDR" ? self.address : $0 })

@@ -104,8 +104,9 @@ extension Metadata {
             let key = header[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
             let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             if key.hasSuffix("-bin") {
-                guard let bytes = Data(base64Encoded: value) else { throw Failure.usage("-H \(key): a -bin value must be base64") }
-                metadata.add(key, binary: Array(bytes))
+                // Padded or not, as gRPC's own -bin values are sent.
+                guard let bytes = Base64Text.decode(value) else { throw Failure.usage("-H \(key): a -bin value must be base64") }
+                metadata.add(key, binary: bytes)
             } else {
                 metadata.add(key, value)
             }
