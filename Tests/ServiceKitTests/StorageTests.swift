@@ -136,6 +136,13 @@ struct StorageTests {
             }
             #expect(count == 0)
             #expect(sqlite.commitGeneration >= 1)
+            // The storage threads carry their names (Linux sets none longer than 15 bytes), so
+            // `top -H` and `perf` tell them apart.
+            let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").map { task in
+                try String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(Set(["sqlite.writer", "sqlite.sync", "sqlite.ckpt"]).isSubset(of: Set(names)), "\(names)")
         }
     }
 

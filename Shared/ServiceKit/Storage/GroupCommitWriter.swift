@@ -86,6 +86,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
     /// writes per transaction. With `sync`, a committed transaction's callers resume only
     /// after a call of `sync` that began after the commit, run on a thread of its own.
+    /// `name` names the writer's thread (`engine.writer`); the syncer's is `engine.sync`. Linux
+    /// keeps at most 15 bytes of a thread's name (``Foundation/Thread/startNamed(_:_:)``).
     init(
         name: String, beginStatement: String, maximumBatch: Int = 512, metrics: DatabaseMetrics? = nil,
         sync: (() throws -> Void)? = nil, runner: @escaping BatchRunner
@@ -96,13 +98,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.maximumBatch = maximumBatch
         self.sync = sync
         // The threads hold the writer until close() ends their loops.
-        let thread = Thread { self.loop() }
-        thread.name = name
-        thread.start()
+        Thread.startNamed(name) { self.loop() }
         if sync != nil {
-            let syncer = Thread { self.syncLoop() }
-            syncer.name = name + ".sync"
-            syncer.start()
+            Thread.startNamed((name.split(separator: ".").first.map(String.init) ?? name) + ".sync") { self.syncLoop() }
         }
     }
 
@@ -509,5 +507,19 @@ extension NSCondition {
             self.wait()
         }
         self.unlock()
+    }
+}
+
+extension Thread {
+    /// Starts a thread running `body`, named `name` as `top -H`, `perf` and `/proc` show it.
+    /// Foundation on Linux passes a name to the system only when the thread names itself, and
+    /// Linux keeps none longer than 15 bytes; a thread named otherwise shows its creator's
+    /// name (a Swift concurrency thread's "oot.default-qos").
+    static func startNamed(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        precondition(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
+        Thread {
+            Thread.current.name = name
+            body()
+        }.start()
     }
 }

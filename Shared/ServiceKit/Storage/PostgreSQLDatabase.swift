@@ -95,7 +95,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
             configuration: connectionConfiguration, group: PostgresClient.defaultEventLoopGroup, logger: logger)
         self.writerConnection = writerConnection
         self.metrics = DatabaseMetrics(engine: .postgres, readers: maximumConnections)
-        self.writer = GroupCommitWriter(name: "tongxin.postgres.writer", beginStatement: "BEGIN", metrics: self.metrics) {
+        self.writer = GroupCommitWriter(name: "postgres.writer", beginStatement: "BEGIN", metrics: self.metrics) {
             _, batch in
             try batch(try writerConnection.connection())
         }

@@ -37,9 +37,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         // Read here, not on the thread: a commit made before the thread first runs must still
         // count as new.
         let start = generation()
-        let thread = Thread { self.loop(seen: start) }
-        thread.name = "tongxin.sqlite.checkpoint"
-        thread.start()
+        Thread.startNamed("sqlite.ckpt") { self.loop(seen: start) }
     }
 
     /// Checkpoints run so far.

@@ -94,7 +94,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         let log = self.log
         self.writer = GroupCommitWriter(
-            name: "tongxin.sqlite.writer", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics,
+            name: "sqlite.writer", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics,
             sync: { try log.sync() }
         ) {
             _, batch in
