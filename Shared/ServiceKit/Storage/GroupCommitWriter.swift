@@ -512,13 +512,23 @@ extension NSCondition {
 
 extension Thread {
     /// Starts a thread running `body`, named `name` as `top -H`, `perf` and `/proc` show it.
-    /// Foundation on Linux passes a name to the system only when the thread names itself, and
-    /// Linux keeps none longer than 15 bytes; a thread named otherwise shows its creator's
-    /// name (a Swift concurrency thread's "oot.default-qos").
+    ///
+    /// Foundation on Linux passes a `Thread`'s name to the system only when the name is set on
+    /// the thread itself, and then not always (it compares the thread with one it records as
+    /// the thread starts; one test run in five saw the writer unnamed). So the thread writes
+    /// its name to `/proc/thread-self/comm`, which Linux reads as the calling thread's name
+    /// (`pthread_setname_np` is what glibc does, but Swift does not see that GNU function).
+    /// Linux keeps no name over 15 bytes: a longer one is cut. A thread left unnamed shows its
+    /// creator's name (a Swift concurrency thread's "oot.default-qos").
     static func startNamed(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        precondition(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
+        let bytes = Array(name.utf8.prefix(15))
         Thread {
-            Thread.current.name = name
+            // Best effort: a thread that cannot be named still runs.
+            let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+            if descriptor >= 0 {
+                _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                close(descriptor)
+            }
             body()
         }.start()
     }
