@@ -103,7 +103,6 @@ let package = Package(
             dependencies: [
                 "RegistryCore", "ServiceKit", "RPC", "Model",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -51,6 +51,21 @@ struct RegistryServerTests {
         return (process, String(text[range]), data)
     }
 
+    /// Stops a registry from ``start(_:database:)`` and removes its data folder.
+    static func stop(_ process: Process, removing data: URL) {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: data)
+    }
+
+    /// Sends `process` SIGTERM and expects it to drain and exit 0 within 30 s.
+    static func expectCleanExit(_ process: Process) {
+        process.terminate()
+        #expect(Self.exits(process, within: 30), "still running 30 s after SIGTERM")
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+
     /// Runs the `tongxin` built beside the registry; returns its exit status and its output.
     static func tongxin(_ arguments: [String]) throws -> (Int32, String) {
         try self.run(self.binary.deletingLastPathComponent().appendingPathComponent("tongxin"), arguments)
@@ -124,11 +139,7 @@ struct RegistryServerTests {
     @Test("creates, reads, searches and watches members; errors carry google.rpc details")
     func stockClient() throws {
         let (process, address, data) = try Self.start()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
-        }
+        defer { Self.stop(process, removing: data) }
         try Self.runStockClient(address)
     }
 
@@ -140,21 +151,14 @@ struct RegistryServerTests {
             let (process, address, data) = try Self.start(database: url)
             defer { try? FileManager.default.removeItem(at: data) }
             try Self.runStockClient(address)
-            process.terminate()
-            #expect(Self.exits(process, within: 30), "still running 30 s after SIGTERM")
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == 0)
+            Self.expectCleanExit(process)
         }
     }
 
     @Test("tongxin seed builds a demo province through the API, and seeding again adds nothing")
     func seed() throws {
         let (process, address, data) = try Self.start()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
-        }
+        defer { Self.stop(process, removing: data) }
         for _ in 0..<2 {
             let (status, out) = try Self.tongxin(["seed", address, "--townships", "1", "--villages", "2", "--members", "60"])
             #expect(status == 0, "\(out)")
@@ -195,11 +199,7 @@ struct RegistryServerTests {
     @Test("tongxin against the registry: list, describe, call (unary and the WatchChanges stream), health, a short load run")
     func clientTool() throws {
         let (process, address, data) = try Self.start()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
-        }
+        defer { Self.stop(process, removing: data) }
         let s = "tongxin.registry.v1.RegistryService"
         let list = try Self.tongxin(["list", address])
         #expect(list.0 == 0 && list.1.split(separator: "\n").contains(Substring(s)), "\(list.1)")
@@ -223,11 +223,7 @@ struct RegistryServerTests {
     @Test("--require-caller: a call that does not say who is calling is UNAUTHENTICATED, naming what is missing")
     func requireCaller() throws {
         let (process, address, data) = try Self.start(["--require-caller"])
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
-        }
+        defer { Self.stop(process, removing: data) }
         let method = "tongxin.registry.v1.RegistryService/ImportRegions"
         let body = #"{"requestId":"r","regions":[{"code":"420000","name":"湖北省"}]}"#
         let anonymous = try Self.tongxin(["call", address, method, "--compact", "-d", body])
@@ -256,11 +252,7 @@ struct RegistryServerTests {
     @Test("once the database is migrated, health says SERVING for the registry service")
     func readiness() async throws {
         let (process, address, data) = try Self.start()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: data)
-        }
+        defer { Self.stop(process, removing: data) }
         let (status, out) = try Self.tongxin(["health", address, "tongxin.registry.v1.RegistryService"])
         #expect(out == "SERVING\n")
         #expect(status == 0)
@@ -298,9 +290,6 @@ struct RegistryServerTests {
     func sigterm() throws {
         let (process, _, data) = try Self.start()
         defer { try? FileManager.default.removeItem(at: data) }
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        Self.expectCleanExit(process)
     }
 }

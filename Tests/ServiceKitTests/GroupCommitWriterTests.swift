@@ -93,7 +93,7 @@ private final class Fixture: Sendable {
 
     func writer() -> GroupCommitWriter {
         GroupCommitWriter(
-            name: "test.writer", beginStatement: "BEGIN",
+            threadPrefix: "test", beginStatement: "BEGIN",
             sync: {
                 self.gate.lock()
                 self.syncs.withLockedValue { $0 += 1 }

@@ -2,7 +2,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOPosix
 import RPC
 import RegistryCore
 import ServiceKit
@@ -50,15 +49,14 @@ struct RegistryCommand: AsyncParsableCommand {
         let listen = try HostPort(self.service.listen, flag: "--listen")
         var configuration = ServerConfiguration(host: listen.host, port: listen.port, eventLoopCount: self.service.threads)
         configuration.interceptors = [CallObserver(logger: logger)]
-        // One group of event loops for the server and the PostgreSQL client: a handler's query
-        // is written, and its answer read, on the handler's own loop. Shut down last.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, self.service.threads))
-        let server = RPCServer(router: router, configuration: configuration, group: group, logger: logger)
         let database = self.database
         let retention = self.changeRetentionDays
         let storage = Eventually<any SQLDatabase>("the registry database")
-        // Listen at once with health NOT_SERVING; open and migrate the database meanwhile.
-        do {
+        // One group of event loops for the server and the PostgreSQL client: a handler's query
+        // is written, and its answer read, on the handler's own loop.
+        try await ServiceRuntime.withEventLoopGroup(threads: self.service.threads) { group in
+            let server = RPCServer(router: router, configuration: configuration, group: group, logger: logger)
+            // Listen at once with health NOT_SERVING; open and migrate the database meanwhile.
             try await ServiceRuntime.run(
                 name: "tongxin-registry", server: server, options: self.service, logger: logger,
                 startup: {
@@ -73,12 +71,7 @@ struct RegistryCommand: AsyncParsableCommand {
                 cleanup: {
                     try? await storage.get().close()
                 })
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
         }
-        // After the server and the database, both of which ran on it.
-        try? await group.shutdownGracefully()
     }
 
     /// Housekeeping, now and then every hour, in the background until the database closes:

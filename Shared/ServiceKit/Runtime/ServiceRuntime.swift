@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Prometheus
 import RPC
 import ServiceLifecycle
@@ -68,6 +69,24 @@ public enum ServiceRuntime {
             return handler
         }
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: self.metrics))
+    }
+
+    /// Runs `body` with a group of `threads` event loops (at least one), for a service's server
+    /// and its database client to share (``DatabaseURL/open(_:migrations:eventLoopGroup:logger:)``),
+    /// and shuts the group down once `body` has returned or thrown: after the server and the
+    /// database that ran on it.
+    public static func withEventLoopGroup<T>(
+        threads: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> T
+    ) async throws -> T {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(group))
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await group.shutdownGracefully()
+        return try outcome.get()
     }
 
     /// Runs `server` (and the admin port unless off) until SIGTERM or SIGINT, then shuts

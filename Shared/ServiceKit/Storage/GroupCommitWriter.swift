@@ -86,10 +86,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// `beginStatement` (`BEGIN IMMEDIATE` on SQLite) and taking at most `maximumBatch`
     /// writes per transaction. With `sync`, a committed transaction's callers resume only
     /// after a call of `sync` that began after the commit, run on a thread of its own.
-    /// `name` names the writer's thread (`engine.writer`); the syncer's is `engine.sync`. Linux
-    /// keeps at most 15 bytes of a thread's name (``Foundation/Thread/startNamed(_:_:)``).
+    /// The threads are named `threadPrefix.writer` and `threadPrefix.sync` (``Foundation/Thread/startNamed(_:_:)``).
     init(
-        name: String, beginStatement: String, maximumBatch: Int = 512, metrics: DatabaseMetrics? = nil,
+        threadPrefix: String, beginStatement: String, maximumBatch: Int = 512, metrics: DatabaseMetrics? = nil,
         sync: (() throws -> Void)? = nil, runner: @escaping BatchRunner
     ) {
         self.runner = runner
@@ -98,9 +97,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.maximumBatch = maximumBatch
         self.sync = sync
         // The threads hold the writer until close() ends their loops.
-        Thread.startNamed(name) { self.loop() }
+        Thread.startNamed(threadPrefix + ".writer") { self.loop() }
         if sync != nil {
-            Thread.startNamed((name.split(separator: ".").first.map(String.init) ?? name) + ".sync") { self.syncLoop() }
+            Thread.startNamed(threadPrefix + ".sync") { self.syncLoop() }
         }
     }
 
@@ -507,29 +506,5 @@ extension NSCondition {
             self.wait()
         }
         self.unlock()
-    }
-}
-
-extension Thread {
-    /// Starts a thread running `body`, named `name` as `top -H`, `perf` and `/proc` show it.
-    ///
-    /// Foundation on Linux passes a `Thread`'s name to the system only when the name is set on
-    /// the thread itself, and then not always (it compares the thread with one it records as
-    /// the thread starts; one test run in five saw the writer unnamed). So the thread writes
-    /// its name to `/proc/thread-self/comm`, which Linux reads as the calling thread's name
-    /// (`pthread_setname_np` is what glibc does, but Swift does not see that GNU function).
-    /// Linux keeps no name over 15 bytes: a longer one is cut. A thread left unnamed shows its
-    /// creator's name (a Swift concurrency thread's "oot.default-qos").
-    static func startNamed(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let bytes = Array(name.utf8.prefix(15))
-        Thread {
-            // Best effort: a thread that cannot be named still runs.
-            let descriptor = open("/proc/thread-self/comm", O_WRONLY)
-            if descriptor >= 0 {
-                _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                close(descriptor)
-            }
-            body()
-        }.start()
     }
 }

@@ -95,7 +95,7 @@ public final class PostgreSQLDatabase: SQLDatabase {
             configuration: connectionConfiguration, group: PostgresClient.defaultEventLoopGroup, logger: logger)
         self.writerConnection = writerConnection
         self.metrics = DatabaseMetrics(engine: .postgres, readers: maximumConnections)
-        self.writer = GroupCommitWriter(name: "postgres.writer", beginStatement: "BEGIN", metrics: self.metrics) {
+        self.writer = GroupCommitWriter(threadPrefix: "postgres", beginStatement: "BEGIN", metrics: self.metrics) {
             _, batch in
             try batch(try writerConnection.connection())
         }
@@ -320,19 +320,14 @@ struct BlockingPostgresConnection: SQLConnection {
         var result: [SQLRow] = []
         result.reserveCapacity(rows.count)
         for row in rows {
-            result.append(try Self.row(row, columns: columns))
+            var values: [SQLValue] = []
+            values.reserveCapacity(columns.count)
+            for cell in row {
+                values.append(try Self.value(cell))
+            }
+            result.append(SQLRow(columns: columns, values: values))
         }
         return result
-    }
-
-    /// `row`'s values, as a row named by `columns`.
-    static func row(_ row: PostgresRow, columns: [String]) throws -> SQLRow {
-        var values: [SQLValue] = []
-        values.reserveCapacity(columns.count)
-        for cell in row {
-            values.append(try Self.value(cell))
-        }
-        return SQLRow(columns: columns, values: values)
     }
 
     func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {

@@ -94,7 +94,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         let log = self.log
         self.writer = GroupCommitWriter(
-            name: "sqlite.writer", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics,
+            threadPrefix: "sqlite", beginStatement: "BEGIN IMMEDIATE", metrics: self.metrics,
             sync: { try log.sync() }
         ) {
             _, batch in
