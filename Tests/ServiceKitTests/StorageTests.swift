@@ -23,6 +23,17 @@ struct StorageTests {
             BlockingPostgresConnection.numberedPlaceholders("SELECT ? , '?', \"a?\" WHERE x = ? AND y IN (?, ?)")
                 == "SELECT $1 , '?', \"a?\" WHERE x = $2 AND y IN ($3, $4)")
         #expect(BlockingPostgresConnection.numberedPlaceholders("SELECT 1") == "SELECT 1")
+        // Non-ASCII text, a doubled quote inside a literal, and numbers of several digits.
+        #expect(
+            BlockingPostgresConnection.numberedPlaceholders("SELECT '同心 ''?' || ? AS \"名?\", ?")
+                == "SELECT '同心 ''?' || $1 AS \"名?\", $2")
+        let many = "VALUES " + Array(repeating: "(?, ?)", count: 600).joined(separator: ", ")
+        let numbered = BlockingPostgresConnection.numberedPlaceholders(many)
+        #expect(numbered.hasPrefix("VALUES ($1, $2), ($3, $4)"))
+        #expect(numbered.contains("($9, $10), ($11, $12)"))
+        #expect(numbered.contains("($99, $100), ($101, $102)"))
+        #expect(numbered.contains("($999, $1000), ($1001, $1002)"))
+        #expect(numbered.hasSuffix("($1199, $1200)"))
     }
 
     @Test("placeholders cast to their parameters' types for a prepared statement")
