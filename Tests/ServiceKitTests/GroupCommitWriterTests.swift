@@ -18,15 +18,15 @@ struct GroupCommitWriterTests {
         let first = Task { try await writer.write { connection in try connection.execute("INSERT 1", []) } }
         // The first transaction committed and its sync started; the gate holds the sync.
         try await fixture.waitForSyncs(1)
-        #expect(fixture.statements.withLockedValue { $0 } == ["BEGIN", "SAVEPOINT", "INSERT 1", "RELEASE", "COMMIT"])
+        #expect(fixture.statements.withLockedValue { $0 } == ["BEGIN", "INSERT 1", "COMMIT"])
         #expect(writer.begunGeneration == 1)
         #expect(writer.durableGeneration == 0)
         let durable = Task { await writer.waitUntilDurable(1) }
 
         // A second write runs and commits while the first one's sync is still held …
         let second = Task { try await writer.write { connection in try connection.execute("INSERT 2", []) } }
-        try await fixture.waitForStatements(10)
-        #expect(fixture.statements.withLockedValue { Array($0.suffix(5)) } == ["BEGIN", "SAVEPOINT", "INSERT 2", "RELEASE", "COMMIT"])
+        try await fixture.waitForStatements(6)
+        #expect(fixture.statements.withLockedValue { Array($0.suffix(3)) } == ["BEGIN", "INSERT 2", "COMMIT"])
         // … and neither caller has resumed.
         try await Task.sleep(for: .milliseconds(50))
         #expect(writer.durableGeneration == 0)
@@ -79,6 +79,55 @@ struct GroupCommitWriterTests {
         // Nothing committed, so nothing needed a sync; the generation still moves on.
         #expect(fixture.syncs.withLockedValue { $0 } == 0)
         #expect(writer.durableGeneration == 1)
+    }
+
+    @Test("a transaction of one write has no savepoint; writes sharing one get one each, and a failing one rolls back alone")
+    func savepoints() async throws {
+        let fixture = Fixture()
+        fixture.open()
+        let writer = fixture.writer()
+        defer { writer.close() }
+        struct Refused: Error {}
+
+        // Alone and failing after a statement: the transaction is rolled back, the caller gets
+        // its own error.
+        await #expect(throws: Refused.self) {
+            try await writer.write { connection in
+                try connection.execute("INSERT 1", [])
+                throw Refused()
+            }
+        }
+        #expect(fixture.statements.withLockedValue { $0 } == ["BEGIN", "INSERT 1", "ROLLBACK"])
+
+        // Two writes queue while the writer is held inside a third: they share the next
+        // transaction, each in a savepoint, and the failing one is rolled back to it.
+        let release = DispatchSemaphore(value: 0)
+        let holder = Task {
+            try await writer.write { connection in
+                try connection.execute("INSERT 2", [])
+                release.wait()
+            }
+        }
+        try await fixture.waitForStatements(5)
+        let good = Task { try await writer.write { connection in try connection.execute("INSERT 3", []) } }
+        let bad = Task {
+            try await writer.write { connection in
+                try connection.execute("INSERT 4", [])
+                throw Refused()
+            }
+        }
+        for _ in 0..<500 where writer.queuedWrites < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(writer.queuedWrites == 2)
+        release.signal()
+        try await holder.value
+        #expect(try await good.value == 1)
+        await #expect(throws: Refused.self) { try await bad.value }
+        let second = fixture.statements.withLockedValue { Array($0.dropFirst(6)) }
+        let expected = ["SAVEPOINT", "INSERT 3", "RELEASE", "SAVEPOINT", "INSERT 4", "ROLLBACK", "RELEASE", "COMMIT"]
+        let otherOrder = ["SAVEPOINT", "INSERT 4", "ROLLBACK", "RELEASE", "SAVEPOINT", "INSERT 3", "RELEASE", "COMMIT"]
+        #expect(second == ["BEGIN"] + expected || second == ["BEGIN"] + otherOrder)
     }
 }
 

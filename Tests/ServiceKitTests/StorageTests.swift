@@ -249,6 +249,29 @@ struct StorageTests {
                 try connection.queryOne("SELECT COUNT(*) FROM items WHERE id = 1020")?.int64(0)
             }
             #expect(orphan == 0)
+
+            // A write alone in its transaction (no savepoint) that fails after a statement:
+            // the statement is rolled back, the caller gets the error, and the next write
+            // finds no transaction left open.
+            struct Refused: Error {}
+            await #expect(throws: Refused.self) {
+                try await database.write { connection in
+                    try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [500, "alone"])
+                    throw Refused()
+                }
+            }
+            await #expect(throws: StorageError.self) {
+                try await database.write { connection in
+                    try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [501, "n2"])
+                }
+            }
+            _ = try await database.write { connection in
+                try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [502, "after"])
+            }
+            let alone = try await database.read { connection in
+                try connection.query("SELECT id FROM items WHERE id BETWEEN 500 AND 599 ORDER BY id", []).map { $0.int64(0) }
+            }
+            #expect(alone == [502])
         }
     }
 }

@@ -253,14 +253,33 @@ extension RegistryStore {
     /// Advances a counter by `count` and returns the first of the `count` values reserved
     /// (locked on PostgreSQL until commit).
     static func reserve(_ connection: any SQLConnection, counter: String, count: Int) throws -> Int64 {
-        guard
-            let row = try connection.queryOne(
-                "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value",
-                [.integer(Int64(count)), .text(counter)])
-        else {
-            throw ServiceError.internal(cause: "counter \(counter) missing")
+        try Self.reserve(connection, [(counter, count)])[0]
+    }
+
+    /// Advances each of `counters` (distinct names) by its count in one statement, and returns
+    /// the first value reserved of each, in order (locked on PostgreSQL until commit).
+    static func reserve(_ connection: any SQLConnection, _ counters: [(name: String, count: Int)]) throws -> [Int64] {
+        var parameters: [SQLValue] = []
+        for counter in counters {
+            parameters += [.text(counter.name), .integer(Int64(counter.count))]
         }
-        return row.int64(0) - Int64(count) + 1
+        parameters += counters.map { .text($0.name) }
+        let rows = try connection.query(
+            """
+            UPDATE counters SET value = value + CASE name \(Array(repeating: "WHEN ? THEN ?", count: counters.count).joined(separator: " ")) END
+            WHERE name IN (\(SQLText.placeholders(counters.count))) RETURNING name, value
+            """,
+            parameters)
+        var values: [String: Int64] = [:]
+        for row in rows {
+            values[row.string(0)] = row.int64(1)
+        }
+        return try counters.map { counter in
+            guard let value = values[counter.name] else {
+                throw ServiceError.internal(cause: "counter \(counter.name) missing")
+            }
+            return value - Int64(counter.count) + 1
+        }
     }
 
     /// Decodes a stored record.
