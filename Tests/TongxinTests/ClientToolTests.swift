@@ -213,20 +213,59 @@ struct ClientToolTests {
         }
     }
 
+    /// `count` lines repeating `pattern`.
+    static func lines(_ pattern: [String], count: Int) -> String {
+        (0..<count).map { pattern[$0 % pattern.count] + "\n" }.joined()
+    }
+
     @Test("load: an open-loop run renders each call's template (here the next line of a file) before it starts")
     func openLoopPreparedTemplates() throws {
-        let run = try self.nextLineRun(lines: "0\n5\n", ["--rps", "200", "-z", "1s", "-c", "8"])
-        // Calls alternate between the two lines, in sequence order.
+        let run = try self.nextLineRun(lines: Self.lines(["0", "5"], count: 200), ["--rps", "200", "-z", "1s", "-c", "8"])
+        // Calls alternate between the lines 0 and 5, in sequence order.
         #expect(run.calls == 200 && run.ok == 100 && run.notFound == 100)
         #expect(try #require(run.sampleCall) % 2 == 1)
     }
 
     @Test("load: a closed-loop run of -n calls renders them before it starts, each line of the file once, in order")
     func closedLoopPreparedTemplates() throws {
-        let run = try self.nextLineRun(lines: "0\n5\n5\n0\n", ["-n", "203", "-c", "8"])
+        let run = try self.nextLineRun(lines: Self.lines(["0", "5", "5", "0"], count: 203), ["-n", "203", "-c", "8"])
         // Calls 0…202 take lines 0, 5, 5, 0 in turn: 101 OK, 102 NOT_FOUND.
         #expect(run.calls == 203 && run.ok == 101 && run.notFound == 102)
         #expect([1, 2].contains(try #require(run.sampleCall) % 4))
+    }
+
+    @Test("load: {{next:FILE}} never wraps around: a run needing more lines is refused, and a timed one stops when they run out")
+    func nextLineRunsOut() throws {
+        try Self.withTemporaryFile("codes", extension: "txt", contents: Self.lines(["0"], count: 50)) { file in
+            let template = #"{"responseStatus": {"code": {{next:"# + file.path + #"}}}}"#
+            let unary = ["load", self.address, "grpc.testing.TestService/UnaryCall", "--template", template, "-c", "4"]
+            // -n past the lines, and an open-loop run due to send more: refused before any call.
+            for arguments in [["-n", "51"], ["--rps", "60", "-z", "1s"]] {
+                let refused = try Self.tongxin(unary + arguments)
+                #expect(refused.status == 64, "\(arguments): \(refused.err)")
+                #expect(refused.err.contains("{{next:\(file.path)}} has 50 lines, each sent once"), "\(refused.err)")
+                #expect(refused.out.isEmpty)
+            }
+            // Exactly the lines: every one sent, and the run is complete.
+            let exact = try Self.tongxin(unary + ["-n", "50", "--output", "json"])
+            #expect(exact.status == 0, "\(exact.err)")
+            let exactJSON = try #require(try JSONSerialization.jsonObject(with: Data(exact.out.utf8)) as? [String: Any])
+            #expect(exactJSON["calls"] as? Int == 50 && exactJSON["ok"] as? Int == 50)
+            #expect(exactJSON["stoppedEarly"] is NSNull)
+            // A closed-loop run of -z cannot be counted in advance: it stops after the 50th
+            // call, long before 30 s, and says why.
+            let timed = try Self.tongxin(unary + ["-z", "30s"])
+            #expect(timed.status == 0, "\(timed.err)")
+            #expect(timed.out.contains("Calls:     50 in "), "\(timed.out)")
+            #expect(timed.out.contains("Stopped:   early, the 50 lines of \(file.path) ran out"), "\(timed.out)")
+            #expect(timed.err.contains("warning: stopped early"), "\(timed.err)")
+            // A file that is not there is named, not read as no lines.
+            let missing = try Self.tongxin([
+                "load", self.address, "grpc.testing.TestService/UnaryCall", "--template", #"{{next:/nonexistent/requests.jsonl}}"#, "-n", "1",
+            ])
+            #expect(missing.status == 64)
+            #expect(missing.err.contains("{{next:/nonexistent/requests.jsonl}}: cannot read the file"), "\(missing.err)")
+        }
     }
 
     @Test("load: a scenario mixes methods by weight, and a step ramp raises the rate each second")

@@ -24,6 +24,10 @@ struct LoadCommand: AsyncParsableCommand {
             rendered for every call; {{line:FILE}} is a random line of FILE, e.g. a member id \
             written by `tongxin seed --export DIR`, and {{next:FILE}} the next line of FILE, each \
             once and in order, e.g. a whole request of `tongxin seed --export DIR --export-creates N`. \
+            A file never wraps around (a create sent twice would be an idempotent replay, not a \
+            create): a run of -n calls, or an open-loop run with -z, that needs more lines than \
+            the file has is refused before it starts, and any other run stops when the lines run \
+            out and says so. \
             An open-loop run with -z, or a closed-loop run of -n calls without --warmup, renders \
             every call's template before its clock starts, so the rendering is not counted in the \
             latencies or held against the throughput.
@@ -134,10 +138,14 @@ struct LoadCommand: AsyncParsableCommand {
         var plan = LoadPlan(
             steps: steps, concurrency: self.concurrency, total: self.total,
             duration: limit, warmup: warmup, schedule: schedule, timeout: timeout, metadata: metadata)
+        try plan.checkLines()
         plan.prepareRequests(progress: isatty(2) == 1)
         let result = await LoadRunner(plan: plan, clients: clients, threads: loops.count).run(progress: isatty(2) == 1)
         for client in clients { await client.close() }
         try? await group.shutdownGracefully()
+        if let ranOut = result.ranOut {
+            FileHandle.standardError.write(Data("warning: stopped early: \(ranOut)\n".utf8))
+        }
         let name = steps.count == 1 ? steps[0].path : "scenario \(self.scenario ?? "")"
         let report = LoadReport(result: result, method: name, address: self.connection.address, plan: plan)
         let text: String
@@ -171,6 +179,8 @@ extension LoadCommand {
                 return LoadStep(path: path, kind: descriptor.kind, source: source, weight: weight)
             } catch let error as ProtoJSONError {
                 throw Failure.usage("request for \(descriptor.name) (\(descriptor.inputType)): \(error.description)")
+            } catch let error as TemplateError {
+                throw Failure.usage("--template: \(error.message)")
             }
         }
         guard let scenario = self.scenario else {
@@ -269,7 +279,7 @@ struct RequestSource: Sendable {
     init(json: String?, template: String?, messageType: String) throws {
         self.messageType = messageType
         if let template {
-            let compiled = RequestTemplate(template)
+            let compiled = try RequestTemplate(template)
             self.template = compiled
             self.fixed = nil
             // Render once now so a broken template fails before the run, with the field named.
@@ -293,6 +303,8 @@ struct RequestSource: Sendable {
 /// and `{{next:FILE}}` (line number `sequence` of FILE: every line once, in order, e.g. the
 /// requests of `tongxin seed --export-creates`). Anything else between braces stays as written.
 /// Files are read when the template is parsed, so a call only appends strings.
+/// A `{{next:FILE}}` never wraps around: ``lineLimit`` says how many calls the template can
+/// render, and the run stops there (see ``LoadPlan/checkLines()``).
 struct RequestTemplate: Sendable {
     enum Part: Sendable {
         case literal(String)
@@ -305,9 +317,15 @@ struct RequestTemplate: Sendable {
     }
 
     let parts: [Part]
+    /// The calls this template can render when it reads a file line by line (`{{next:FILE}}`):
+    /// the lines of its shortest such file, and that file.
+    let lineLimit: (count: Int, file: String)?
 
-    init(_ template: String) {
+    /// - Throws: ``TemplateError`` when a `{{line:FILE}}` or `{{next:FILE}}` file cannot be read
+    ///   or has no lines.
+    init(_ template: String) throws {
         var parts: [Part] = []
+        var lineLimit: (count: Int, file: String)? = nil
         var rest = Substring(template)
         while let open = rest.range(of: "{{") {
             parts.append(.literal(String(rest[..<open.lowerBound])))
@@ -325,9 +343,12 @@ struct RequestTemplate: Sendable {
                 let low = Int(fields[1]) ?? 0
                 parts.append(.random(low...max(low, Int(fields[2]) ?? low)))
             case "line" where fields.count >= 2:
-                parts.append(.randomLine(LineFiles.shared.lines(String(token.dropFirst(5)))))
+                parts.append(.randomLine(try LineFiles.shared.lines(String(token.dropFirst(5)), token: "line")))
             case "next" where fields.count >= 2:
-                parts.append(.nextLine(LineFiles.shared.lines(String(token.dropFirst(5)))))
+                let file = String(token.dropFirst(5))
+                let lines = try LineFiles.shared.lines(file, token: "next")
+                parts.append(.nextLine(lines))
+                if lines.count < lineLimit?.count ?? .max { lineLimit = (lines.count, file) }
             case "pick" where fields.count >= 2:
                 parts.append(.pick(token.dropFirst(5).split(separator: "|").map(String.init)))
             default:
@@ -337,6 +358,7 @@ struct RequestTemplate: Sendable {
         }
         parts.append(.literal(String(rest)))
         self.parts = parts.filter { if case .literal("") = $0 { return false } else { return true } }
+        self.lineLimit = lineLimit
     }
 
     /// The text of call number `sequence`.
@@ -350,7 +372,8 @@ struct RequestTemplate: Sendable {
             case .random(let range): out += String(Int.random(in: range))
             case .pick(let choices): out += choices.randomElement() ?? ""
             case .randomLine(let lines): out += lines.randomElement() ?? ""
-            case .nextLine(let lines): out += lines.isEmpty ? "" : lines[sequence % lines.count]
+            // Past the last line (never sent: the run stops at ``lineLimit``) renders nothing.
+            case .nextLine(let lines): out += sequence < lines.count ? lines[sequence] : ""
             }
         }
         return out
@@ -424,8 +447,39 @@ struct LoadPlan: Sendable {
         self.prepared = prepared
     }
 
+    /// The calls the run can make before a `{{next:FILE}}` runs out of lines (warm-up included):
+    /// the fewest over the steps, and the file; nil when no template reads a file line by line.
+    var lineLimit: (count: Int, file: String)? {
+        self.steps.compactMap { $0.source.template?.lineLimit }.min { $0.count < $1.count }
+    }
+
+    /// Refuses a run whose calls can be counted in advance (-n without a warm-up, or open loop
+    /// with -z) when they need more lines of a `{{next:FILE}}` than it has: each line is sent
+    /// once, and a run cut short would not be the run asked for.
+    /// - Throws: ``Failure/usage(_:)`` naming the file, its lines and the calls needed.
+    func checkLines() throws {
+        guard let limit = self.lineLimit else { return }
+        if let schedule = self.schedule, let duration = self.duration {
+            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
+            let due = schedule.due(by: seconds, length: self.scheduleLength)
+            // The calls sent are those due before the end: ⌈due⌉ of them.
+            if due > Double(limit.count) * (1 + 1e-9) {
+                throw Failure.usage(
+                    "{{next:\(limit.file)}} has \(limit.count) lines, each sent once, but this open-loop run sends \(Int(due.rounded(.up))) calls: lower the rate or -z, or export more lines")
+            }
+        } else if self.schedule == nil, let total = self.total, self.warmup == .zero, total > limit.count {
+            throw Failure.usage("{{next:\(limit.file)}} has \(limit.count) lines, each sent once, but -n asks for \(total) calls: lower -n or export more lines")
+        }
+    }
+
     /// How many requests ``prepareRequests(progress:)`` renders ahead; nil when it renders none.
     var requestsToPrepare: Int? {
+        guard let count = self.requestsAhead else { return nil }
+        return min(count, self.lineLimit?.count ?? .max)
+    }
+
+    /// The calls a run can be counted to make in advance (see ``prepareRequests(progress:)``).
+    private var requestsAhead: Int? {
         guard self.steps.contains(where: { $0.source.template != nil }) else { return nil }
         if let schedule = self.schedule, let duration = self.duration {
             let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
@@ -547,6 +601,8 @@ enum AvailableCores {
 struct LoadResult: Sendable {
     var tally: WorkerTally
     var elapsed: Duration
+    /// Why the run ended before its -n or -z: a `{{next:FILE}}` used up its lines.
+    var ranOut: String? = nil
     var total: Int { Int(self.tally.histogram.totalCount) }
     var ok: Int { self.tally.codes[.ok]?.count ?? 0 }
 }
@@ -562,6 +618,8 @@ struct LoadRunner: Sendable {
         let issued = ManagedAtomic<Int>(0)
         let completed = ManagedAtomic<Int>(0)
         let reserved = ManagedAtomic<Int>(0)
+        let ranOut = ManagedAtomic<Bool>(false)
+        let lineLimit = self.plan.lineLimit
         let clock = ContinuousClock()
         let start = clock.now
         let measureFrom = start + self.plan.warmup
@@ -591,6 +649,11 @@ struct LoadRunner: Sendable {
                 group.addTask(executorPreference: client.taskExecutor) {
                     while true {
                         let sequence = issued.loadThenWrappingIncrement(ordering: .relaxed)
+                        // Each line of a {{next:FILE}} once: the run ends when they are used up.
+                        if let lineLimit, sequence >= lineLimit.count {
+                            ranOut.store(true, ordering: .relaxed)
+                            break
+                        }
                         let began: ContinuousClock.Instant
                         if let schedule = plan.schedule {
                             let offset = schedule.time(ofCall: sequence, length: plan.scheduleLength)
@@ -634,7 +697,13 @@ struct LoadRunner: Sendable {
         for shared in tallies { shared.mutex.withLock { tally.merge($0) } }
         reporter?.cancel()
         if progress { FileHandle.standardError.write(Data("\r".utf8)) }
-        return LoadResult(tally: tally, elapsed: clock.now - measureFrom)
+        var result = LoadResult(tally: tally, elapsed: clock.now - measureFrom)
+        // A worker that drew a sequence past the last line while the -n calls were being
+        // finished by others did not cut the run short.
+        if let lineLimit, ranOut.load(ordering: .relaxed), result.total < plan.total ?? .max {
+            result.ranOut = "the \(lineLimit.count) lines of \(lineLimit.file) ran out (each is sent once, warm-up included)"
+        }
+        return result
     }
 
     /// The step of open-loop wake-ups, in nanoseconds (see `run`): at 35k calls/s on one core,
@@ -667,19 +736,28 @@ struct LoadRunner: Sendable {
     }
 }
 
+/// A template that cannot be used, said for the user.
+struct TemplateError: Error {
+    let message: String
+}
+
 /// Files whose lines templates pick from, read once.
 final class LineFiles: Sendable {
     static let shared = LineFiles()
     private let files = Mutex<[String: [String]]>([:])
 
-    /// The lines of the file at `path` (none when it cannot be read).
-    func lines(_ path: String) -> [String] {
-        self.files.withLock { files -> [String] in
+    /// The lines of the file at `path` (empty lines skipped).
+    /// - Throws: ``TemplateError`` naming `{{token:path}}` when the file cannot be read or has no lines.
+    func lines(_ path: String, token: String) throws(TemplateError) -> [String] {
+        let lines = self.files.withLock { files -> [String]? in
             if let lines = files[path] { return lines }
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
             let lines = text.split(whereSeparator: \.isNewline).map(String.init)
             files[path] = lines
             return lines
         }
+        guard let lines else { throw TemplateError(message: "{{\(token):\(path)}}: cannot read the file") }
+        guard !lines.isEmpty else { throw TemplateError(message: "{{\(token):\(path)}}: the file has no lines") }
+        return lines
     }
 }

@@ -52,7 +52,9 @@ struct LoadReport {
         out += "Summary:\n"
         out += "  Calls:     \(self.result.total) in \(String(format: "%.2f", self.seconds)) s\n"
         out += "  Rate:      \(String(format: "%.1f", self.rate)) calls/s\n"
-        out += "  OK:        \(self.result.ok)   errors: \(self.result.total - self.result.ok)\n\n"
+        out += "  OK:        \(self.result.ok)   errors: \(self.result.total - self.result.ok)\n"
+        if let ranOut = self.result.ranOut { out += "  Stopped:   early, \(ranOut)\n" }
+        out += "\n"
         if !self.latencies.isEmpty {
             out += "Latency (ms):\n"
             for (name, value) in self.latencies { out += "  \(name.padding(toLength: 6, withPad: " ", startingAt: 0)) \(Self.ms(value))\n" }
@@ -74,6 +76,7 @@ struct LoadReport {
             ("schedule", self.plan.schedule.map { .string(Self.describe($0)) } ?? .null),
             ("calls", .number(String(self.result.total))), ("ok", .number(String(self.result.ok))),
             ("seconds", .number(String(format: "%.3f", self.seconds))), ("rate", .number(String(format: "%.1f", self.rate))),
+            ("stoppedEarly", self.result.ranOut.map { .string($0) } ?? .null),
         ]
         members.append(("latencyMs", .object(self.latencies.map { ($0.0, .number(Self.ms($0.1))) })))
         members.append(("statusCodes", .array(self.codes.map { code, count, sample in
