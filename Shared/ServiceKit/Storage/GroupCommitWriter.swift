@@ -5,8 +5,8 @@ import NIOPosix
 /// The one writer of a database: a dedicated thread that takes every write waiting at the
 /// moment, runs them one after another in a single transaction (each inside its own
 /// savepoint, so one caller's failure rolls back only its own statements; a transaction of
-/// one step needs none), commits once, and only then resumes the callers. Under load many callers share one transaction and one
-/// fsync; alone, a caller pays for one of each.
+/// one step needs none), commits once, and only then resumes the callers. Under load many
+/// callers share one transaction and one fsync; alone, a caller pays for one of each.
 ///
 /// Writes are serialised, which also makes a change feed's sequence numbers follow commit
 /// order on both engines.
