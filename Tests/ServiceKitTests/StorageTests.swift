@@ -141,6 +141,9 @@ struct StorageTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(sqlite.backgroundCheckpoints >= 1)
+            // A WAL this short is far from the writer's automatic checkpoint: the database
+            // file is left for SQLite to sync.
+            #expect(sqlite.backgroundDatabaseSyncs == 0)
             // What a durable read saw is durable when it returns.
             let count = try await database.durableRead { connection in
                 try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0)
@@ -155,6 +158,32 @@ struct StorageTests {
             }
             #expect(Set(["sqlite.writer", "sqlite.sync", "sqlite.ckpt"]).isSubset(of: Set(names)), "\(names)")
         }
+    }
+
+    @Test("SQLite's background checkpointer syncs the database file once the WAL nears the writer's automatic checkpoint")
+    func sqliteCheckpointerSyncsTheDatabase() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("kit.sqlite").path
+        // Above 2 frames: the twenty commits below leave more in the WAL.
+        let database = try SQLiteDatabase(path: path, migrations: Self.migrations, maximumReaders: 2, checkpointSyncPages: 2)
+        for id in 0..<20 {
+            _ = try await database.write { connection in
+                try connection.execute("INSERT INTO items (id, name) VALUES (?, ?)", [.integer(Int64(id)), .text("item \(id)")])
+            }
+        }
+        for _ in 0..<100 where database.backgroundDatabaseSyncs == 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(database.backgroundDatabaseSyncs >= 1)
+        #expect(database.backgroundCheckpoints >= database.backgroundDatabaseSyncs)
+        try await database.close()
+        // The file is whole: every row is there when it is opened again.
+        let reopened = try SQLiteDatabase(path: path, migrations: Self.migrations)
+        let count = try await reopened.read { connection in try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0) }
+        #expect(count == 20)
+        try await reopened.close()
     }
 
     @Test("values round-trip; a failed write rolls back alone; migrations apply once", arguments: ["sqlite", "postgres"])

@@ -11,28 +11,45 @@ import GRDB
 /// 100 ms. This thread runs a PASSIVE checkpoint (it never blocks the writer or readers) every
 /// ``interval`` while commits come in, so the writer's own automatic checkpoint, kept as the
 /// backstop that restarts the WAL from its beginning, finds almost nothing left to copy.
+///
+/// A PASSIVE checkpoint syncs the database file only when it has copied the whole WAL, which
+/// under steady writes it never has (the writer commits more while it copies). The pages it
+/// copied would then stay dirty until the writer's backstop syncs the file and the kernel
+/// writes them all back, tens of milliseconds in which every caller waits. So once the WAL
+/// holds ``syncAbovePages`` frames, near the backstop, this thread syncs the database file
+/// itself after its checkpoint: about once between two backstops, so a page is still written
+/// back about once a cycle, and the backstop's sync finds only the last pages dirty.
 final class SQLiteCheckpointer: @unchecked Sendable {
     /// The pause between checkpoints while commits come in.
     static let interval: Duration = .milliseconds(200)
 
     private let connection: DatabaseQueue
     private let generation: @Sendable () -> Int
+    /// The database file, for syncing (see the type's comment).
+    private let databaseFile: SyncOnlyFile
+    /// The WAL frames above which a checkpoint is followed by a sync of the database file.
+    private let syncAbovePages: Int
     private let condition = NSCondition()
     private var closing = false
     private var finished = false
     /// Checkpoints that ran, for tests.
     private var completed = 0
+    /// Syncs of the database file that ran, for tests.
+    private var synced = 0
 
     /// Opens a connection of its own to the database at `path` and starts the thread, which
     /// checkpoints whenever `generation` (the writer's durable commits) has moved on since its
-    /// last look.
-    /// - Throws: ``StorageError`` when the connection cannot be opened.
-    init(path: String, configuration: Configuration, generation: @escaping @Sendable () -> Int) throws {
+    /// last look, and syncs the database file after a checkpoint that found more than
+    /// `syncAbovePages` frames in the WAL.
+    /// - Throws: ``StorageError`` when the connection or the file cannot be opened.
+    init(path: String, configuration: Configuration, syncAbovePages: Int, generation: @escaping @Sendable () -> Int) throws {
         do {
             self.connection = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
             throw SQLiteDatabase.storageError(error)
         }
+        self.databaseFile = try SyncOnlyFile(path: path)
+        self.syncAbovePages = syncAbovePages
         self.generation = generation
         // Read here, not on the thread: a commit made before the thread first runs must still
         // count as new.
@@ -45,6 +62,13 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         self.condition.lock()
         defer { self.condition.unlock() }
         return self.completed
+    }
+
+    /// Syncs of the database file run so far.
+    var databaseSyncs: Int {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.synced
     }
 
     /// Stops the thread (waiting for a checkpoint in progress) and closes its connection.
@@ -70,13 +94,21 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             self.condition.unlock()
             let now = self.generation()
             guard now != seen else { continue }
-            // A failure (the database locked, say) leaves the work to the next round.
-            if (try? self.connection.inDatabase({ db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") })) != nil {
-                seen = now
-                self.condition.lock()
-                self.completed += 1
-                self.condition.unlock()
+            // A failure (the database locked, say) leaves the work to the next round. The
+            // checkpoint's row: busy, frames in the WAL, frames checkpointed.
+            let checkpoint = try? self.connection.inDatabase { db in
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
             }
+            guard let row = checkpoint ?? nil else { continue }
+            seen = now
+            let frames: Int = row[1] ?? 0
+            // A failed sync changes nothing SQLite relies on (its own checkpoints sync the
+            // file before the WAL restarts); the backstop then writes the pages back.
+            let synced = frames > self.syncAbovePages && (try? self.databaseFile.sync()) != nil
+            self.condition.lock()
+            self.completed += 1
+            if synced { self.synced += 1 }
+            self.condition.unlock()
         }
     }
 }

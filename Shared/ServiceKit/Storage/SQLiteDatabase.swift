@@ -11,7 +11,7 @@ import NIOPosix
 /// ``read(_:)``, never one per statement. Writes go through one ``GroupCommitWriter``: many
 /// concurrent callers share one `BEGIN IMMEDIATE … COMMIT` and one fsync. The writer commits
 /// with `synchronous = NORMAL` (no fsync inside COMMIT) and the writer's syncer fsyncs the WAL
-/// (``WriteAheadLogFile``) before resuming the transaction's callers, so the next transaction
+/// (``SyncOnlyFile``) before resuming the transaction's callers, so the next transaction
 /// runs during the fsync of the last; the same guarantee as `FULL`, which fsyncs inside each
 /// COMMIT and leaves the core idle while it waits.
 public final class SQLiteDatabase: SQLDatabase {
@@ -24,7 +24,7 @@ public final class SQLiteDatabase: SQLDatabase {
     private let pool: DatabasePool
     private let readQueue = DispatchQueue(label: "tongxin.sqlite.read", attributes: .concurrent)
     private let writer: GroupCommitWriter
-    private let log: WriteAheadLogFile
+    private let log: SyncOnlyFile
     private let checkpointer: SQLiteCheckpointer
     private let metrics: DatabaseMetrics
     /// Each thread's own read-only connection for ``quickQuery(_:_:)``, opened on first use: a
@@ -44,7 +44,13 @@ public final class SQLiteDatabase: SQLDatabase {
     ///   - migrations: the schema's versioned steps, in any order.
     ///   - maximumReaders: concurrent read connections.
     /// - Throws: ``StorageError`` when the file cannot be opened or a migration fails.
-    public init(path: String, migrations: [Migration], maximumReaders: Int = 8) throws {
+    public convenience init(path: String, migrations: [Migration], maximumReaders: Int = 8) throws {
+        try self.init(path: path, migrations: migrations, maximumReaders: maximumReaders, checkpointSyncPages: Self.checkpointSyncPages)
+    }
+
+    /// As ``init(path:migrations:maximumReaders:)``, with the WAL frames above which the
+    /// background checkpointer also syncs the database file (tests lower it).
+    init(path: String, migrations: [Migration], maximumReaders: Int, checkpointSyncPages: Int) throws {
         var configuration = Configuration()
         configuration.maximumReaderCount = maximumReaders
         configuration.busyMode = .timeout(10)
@@ -85,7 +91,7 @@ public final class SQLiteDatabase: SQLDatabase {
                 try Migrator.apply(migrations, on: GRDBConnection(db: db))
             }
             // The WAL exists once the database has been used in WAL mode (just now).
-            self.log = try WriteAheadLogFile(databasePath: path)
+            self.log = try SyncOnlyFile(logOf: path)
             // The migrations, committed without an fsync like every write.
             try self.log.sync()
         } catch {
@@ -108,7 +114,9 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         let writer = self.writer
         do {
-            self.checkpointer = try SQLiteCheckpointer(path: path, configuration: configuration) {
+            self.checkpointer = try SQLiteCheckpointer(
+                path: path, configuration: configuration, syncAbovePages: checkpointSyncPages
+            ) {
                 writer.durableGeneration
             }
         } catch {
@@ -123,11 +131,20 @@ public final class SQLiteDatabase: SQLDatabase {
         self.checkpointer.checkpoints
     }
 
+    /// Syncs of the database file the background checkpointer has run, for tests.
+    var backgroundDatabaseSyncs: Int {
+        self.checkpointer.databaseSyncs
+    }
+
     /// The most of the database file each connection maps into memory (SQLite caps it at
     /// about 2 GiB).
     static let mapSize = 4 << 30
     /// WAL pages (4 KiB) between automatic checkpoints.
     static let checkpointPages = 8192
+    /// WAL pages above which the background checkpointer syncs the database file after its
+    /// checkpoint: three quarters of the way to the writer's automatic checkpoint (see
+    /// ``SQLiteCheckpointer``).
+    static let checkpointSyncPages = checkpointPages * 3 / 4
     /// Each connection's page cache, in KiB.
     static let cacheKiB = 64 << 10
 

@@ -1,5 +1,5 @@
 // The only file of ServiceKit that calls the C library's file API (open, fdatasync, fsync,
-// close) directly: it syncs SQLite's write-ahead log from a descriptor of its own.
+// close) directly: it syncs SQLite's files from descriptors of its own.
 import Foundation
 
 #if canImport(Glibc)
@@ -8,28 +8,36 @@ import Glibc
 import Musl
 #endif
 
-/// SQLite's write-ahead log (the database path + `-wal`) opened for syncing only, so that a
-/// thread other than the writer's can make commits durable (see ``GroupCommitWriter``).
+/// A file of a SQLite database opened for syncing only, so that a thread other than the one
+/// that wrote it can put it on disk: the write-ahead log (see ``GroupCommitWriter``) and the
+/// database file (see ``SQLiteCheckpointer``).
 ///
 /// With `synchronous = NORMAL` a WAL commit writes its frames with `pwrite` and returns;
 /// `fdatasync` of the file then puts every frame written before it on disk, whichever
 /// descriptor it goes through. That is what `synchronous = FULL` does at the end of each
 /// commit (SQLite's unix VFS assumes powersafe overwrite, so FULL adds no padding), only here
-/// it runs beside the next transaction rather than inside the writer.
+/// it runs beside the next transaction rather than inside the writer. The same holds for the
+/// pages a checkpoint copies into the database file.
 ///
-/// The descriptor takes no locks and is closed only after every SQLite connection is (closing
-/// a descriptor drops the process's fcntl locks on that file; SQLite keeps the WAL's locks on
-/// the `-shm` file, not on the log, but nothing here relies on that while SQLite is open).
-final class WriteAheadLogFile: Sendable {
-    /// The log's path.
+/// The descriptor takes no locks and is closed only when the last reference goes, after
+/// every SQLite connection is closed: closing a descriptor drops the process's fcntl locks on
+/// that file, and SQLite holds such locks on the database file.
+final class SyncOnlyFile: Sendable {
+    /// The file's path.
     let path: String
     private let descriptor: Int32
 
-    /// Opens the log of the database at `databasePath`, which must exist (SQLite creates it
-    /// when the database is first used in WAL mode), and makes its directory entry durable.
+    /// The write-ahead log of the database at `databasePath` (its path + `-wal`), which must
+    /// exist: SQLite creates it when the database is first used in WAL mode.
+    /// - Throws: as ``init(path:)``.
+    convenience init(logOf databasePath: String) throws {
+        try self.init(path: databasePath + "-wal")
+    }
+
+    /// Opens the file at `path`, which must exist, and makes its directory entry durable.
     /// - Throws: ``StorageError/engine(detail:)`` naming the path and the system's reason.
-    init(databasePath: String) throws {
-        self.path = databasePath + "-wal"
+    init(path: String) throws {
+        self.path = path
         let descriptor = open(self.path, O_WRONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw Self.failure("open", self.path)
@@ -48,7 +56,7 @@ final class WriteAheadLogFile: Sendable {
         switch fsync(directoryDescriptor) {
         case 0:  // the directory entry is on disk
             break
-        default:  // EIO and the like: the log's place on disk is not certain
+        default:  // EIO and the like: the file's place on disk is not certain
             close(descriptor)
             throw Self.failure("fsync", directory)
         }
@@ -58,7 +66,7 @@ final class WriteAheadLogFile: Sendable {
         close(self.descriptor)
     }
 
-    /// Puts every frame written to the log so far on disk.
+    /// Puts everything written to the file so far on disk.
     /// - Throws: ``StorageError/engine(detail:)`` when the system reports a failure.
     func sync() throws {
         while true {
