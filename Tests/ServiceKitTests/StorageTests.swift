@@ -144,6 +144,11 @@ struct StorageTests {
             // A WAL this short is far from the writer's automatic checkpoint: the database
             // file is left for SQLite to sync.
             #expect(sqlite.backgroundDatabaseSyncs == 0)
+            // It checkpoints every 200 ms, and every 20 ms while the WAL holds more than a
+            // quarter of the writer's automatic checkpoint (2,048 frames).
+            #expect(sqlite.checkpointPause(afterFrames: 100) == .milliseconds(200))
+            #expect(sqlite.checkpointPause(afterFrames: 2048) == .milliseconds(200))
+            #expect(sqlite.checkpointPause(afterFrames: 2049) == .milliseconds(20))
             // What a durable read saw is durable when it returns.
             let count = try await database.durableRead { connection in
                 try connection.queryOne("SELECT COUNT(*) FROM items")?.int64(0)

@@ -115,7 +115,8 @@ public final class SQLiteDatabase: SQLDatabase {
         let writer = self.writer
         do {
             self.checkpointer = try SQLiteCheckpointer(
-                path: path, configuration: configuration, syncAbovePages: checkpointSyncPages
+                path: path, configuration: configuration, syncAbovePages: checkpointSyncPages,
+                catchUpAbovePages: Self.checkpointPages / 4
             ) {
                 writer.durableGeneration
             }
@@ -134,6 +135,12 @@ public final class SQLiteDatabase: SQLDatabase {
     /// Syncs of the database file the background checkpointer has run, for tests.
     var backgroundDatabaseSyncs: Int {
         self.checkpointer.databaseSyncs
+    }
+
+    /// The background checkpointer's pause after a checkpoint that found `frames` in the WAL,
+    /// for tests.
+    func checkpointPause(afterFrames frames: Int) -> Duration {
+        self.checkpointer.pause(afterFrames: frames)
     }
 
     /// The most of the database file each connection maps into memory (SQLite caps it at
