@@ -459,9 +459,7 @@ struct LoadPlan: Sendable {
     /// - Throws: ``Failure/usage(_:)`` naming the file, its lines and the calls needed.
     func checkLines() throws {
         guard let limit = self.lineLimit else { return }
-        if let schedule = self.schedule, let duration = self.duration {
-            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
-            let due = schedule.due(by: seconds, length: self.scheduleLength)
+        if let due = self.openLoopCalls {
             // The calls sent are those due before the end: ⌈due⌉ of them.
             if due > Double(limit.count) * (1 + 1e-9) {
                 throw Failure.usage(
@@ -481,9 +479,7 @@ struct LoadPlan: Sendable {
     /// The calls a run can be counted to make in advance (see ``prepareRequests(progress:)``).
     private var requestsAhead: Int? {
         guard self.steps.contains(where: { $0.source.template != nil }) else { return nil }
-        if let schedule = self.schedule, let duration = self.duration {
-            let seconds = Double((duration + self.warmup).nanoseconds) / 1e9
-            let due = schedule.due(by: seconds, length: self.scheduleLength)
+        if let due = self.openLoopCalls {
             guard due.isFinite, due < Double(Self.maximumPrepared) else { return nil }
             return Int(due.rounded(.up)) + 1
         }
@@ -492,6 +488,13 @@ struct LoadPlan: Sendable {
             return total + self.concurrency
         }
         return nil
+    }
+
+    /// The calls an open-loop run with -z makes, warm-up included (fractional: ⌈this⌉ are
+    /// sent); nil for any other run.
+    private var openLoopCalls: Double? {
+        guard let schedule = self.schedule, let duration = self.duration else { return nil }
+        return schedule.due(by: (duration + self.warmup) / .seconds(1), length: self.scheduleLength)
     }
 
     /// The seconds a rate schedule spans (a ramp's length): the measured duration.

@@ -208,11 +208,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                         case .group(let jobs):
                             // The kind's items together; if the set fails as a whole, each
                             // item runs alone so only the failing one fails.
-                            let ran = try Self.inSavepoint(connection) { Self.runSet(jobs, connection) }
-                            if !ran {
-                                for job in jobs {
-                                    try Self.inSavepoint(connection) { job.perform(connection) }
-                                }
+                            if try !Self.inSavepoint(connection, { Self.runSet(jobs, connection) }) {
+                                try Self.runEach(jobs, connection)
                             }
                         }
                     }
@@ -364,13 +361,11 @@ final class GroupCommitWriter: @unchecked Sendable {
         switch unit {
         case .single(let job):
             // A write that fails leaves nothing to commit; its own error reaches its caller.
-            _ = try self.inTransaction(connection) { job.perform(connection) }
+            try self.inTransaction(connection) { job.perform(connection) }
         case .group(let jobs):
             if try !self.inTransaction(connection, { Self.runSet(jobs, connection) }) {
-                _ = try self.inTransaction(connection) {
-                    for job in jobs {
-                        try Self.inSavepoint(connection) { job.perform(connection) }
-                    }
+                try self.inTransaction(connection) {
+                    try Self.runEach(jobs, connection)
                     return true
                 }
             }
@@ -402,6 +397,14 @@ final class GroupCommitWriter: @unchecked Sendable {
             return true
         } catch {
             return false
+        }
+    }
+
+    /// Runs the items of one batch kind one by one, each in a savepoint of its own, so only
+    /// the failing ones fail (after their set failed as a whole).
+    private static func runEach(_ jobs: [Job], _ connection: any SQLConnection) throws {
+        for job in jobs {
+            try Self.inSavepoint(connection) { job.perform(connection) }
         }
     }
 

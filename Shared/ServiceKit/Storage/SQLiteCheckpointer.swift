@@ -102,9 +102,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         var pause = Self.interval
         while true {
             self.condition.lock()
-            let deadline = Date(
-                timeIntervalSinceNow: TimeInterval(pause.components.seconds)
-                    + TimeInterval(Double(pause.components.attoseconds) / 1e18))
+            let deadline = Date(timeIntervalSinceNow: pause / .seconds(1))
             while !self.closing && self.condition.wait(until: deadline) {}
             if self.closing {
                 self.finished = true

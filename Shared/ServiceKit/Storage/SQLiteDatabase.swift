@@ -116,7 +116,7 @@ public final class SQLiteDatabase: SQLDatabase {
         do {
             self.checkpointer = try SQLiteCheckpointer(
                 path: path, configuration: configuration, syncAbovePages: checkpointSyncPages,
-                catchUpAbovePages: Self.checkpointPages / 4
+                catchUpAbovePages: Self.checkpointCatchUpPages
             ) {
                 writer.durableGeneration
             }
@@ -152,6 +152,9 @@ public final class SQLiteDatabase: SQLDatabase {
     /// checkpoint: three quarters of the way to the writer's automatic checkpoint (see
     /// ``SQLiteCheckpointer``).
     static let checkpointSyncPages = checkpointPages * 3 / 4
+    /// WAL pages above which the background checkpointer runs its next checkpoint after 20 ms
+    /// rather than 200 (see ``SQLiteCheckpointer``).
+    static let checkpointCatchUpPages = checkpointPages / 4
     /// Each connection's page cache, in KiB.
     static let cacheKiB = 64 << 10
 
